@@ -1,0 +1,26 @@
+# hcmoe build, test and benchmark targets.
+GO ?= go
+NUMERIC := ./mesh/... ./pde/... ./krylov/... ./constraint/... ./implicit/... ./npz/...
+
+.PHONY: build test bench fuzz vet
+build:
+	$(GO) build ./...
+
+vet:
+	$(GO) vet ./...
+
+# The test command README states and .ci/run executes.
+test:
+	$(GO) vet ./...
+	$(GO) test -race $(NUMERIC)
+	$(GO) test ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 3x $(NUMERIC)
+
+# Short fuzzing sessions of every decoder (longer: FUZZTIME=10m make fuzz).
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzRead -fuzztime $(FUZZTIME) ./npz/
+	$(GO) test -run '^$$' -fuzz FuzzReadNPY -fuzztime $(FUZZTIME) ./npz/
+	$(GO) test -run '^$$' -fuzz FuzzReadProblem -fuzztime $(FUZZTIME) ./constraint/
