@@ -1,0 +1,662 @@
+package constraint
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+
+	"gonum.org/v1/gonum/floats"
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/hcmoe/hcmoe/krylov"
+)
+
+// Method selects how the Levenberg–Marquardt steps are computed.
+type Method int
+
+const (
+	// Auto uses Dense when N ≤ Settings.DenseMaxN and Krylov otherwise.
+	Auto Method = iota
+	// Dense forms JᵀJ and solves each damped system by Cholesky.
+	Dense
+	// Krylov never forms JᵀJ: each damped system is solved iteratively with
+	// products by J and Jᵀ only.
+	Krylov
+)
+
+var methodNames = [...]string{"auto", "dense", "krylov"}
+
+func (m Method) String() string {
+	if int(m) < len(methodNames) {
+		return methodNames[m]
+	}
+	return fmt.Sprintf("Method(%d)", int(m))
+}
+
+// ParseMethod maps "auto", "dense" or "krylov" to a Method.
+func ParseMethod(s string) (Method, error) {
+	for i, n := range methodNames {
+		if s == n {
+			return Method(i), nil
+		}
+	}
+	return 0, fmt.Errorf("constraint: unknown method %q (want auto, dense or krylov)", s)
+}
+
+// Inner selects the Krylov method of the Krylov path.
+type Inner int
+
+const (
+	// CG runs preconditioned conjugate gradients on (JᵀJ + (λ+μ)I) h = −g.
+	CG Inner = iota
+	// LSQR runs LSQR on the damped least-squares form of the same step,
+	// which never squares the condition number of J.
+	LSQR
+)
+
+var innerNames = [...]string{"cg", "lsqr"}
+
+func (m Inner) String() string {
+	if int(m) < len(innerNames) {
+		return innerNames[m]
+	}
+	return fmt.Sprintf("Inner(%d)", int(m))
+}
+
+// ParseInner maps "cg" or "lsqr" to an Inner.
+func ParseInner(s string) (Inner, error) {
+	for i, n := range innerNames {
+		if s == n {
+			return Inner(i), nil
+		}
+	}
+	return 0, fmt.Errorf("constraint: unknown krylov method %q (want cg or lsqr)", s)
+}
+
+// Settings controls Solve. Zero fields take the defaults documented on each.
+type Settings struct {
+	Method Method
+
+	// GradTol: converged when ‖g‖₂ ≤ GradTol·‖g₀‖₂, g = Jᵀr + λω, g₀ at the
+	// start. Default 1e-10.
+	GradTol float64
+	// StepTol: converged when an accepted step has
+	// ‖h‖₂ ≤ StepTol·(StepTol + ‖ω‖₂). Default 1e-12.
+	StepTol float64
+	// CostTol: converged when an accepted step lowers F by less than
+	// CostTol·F while the model agrees (gain ratio > 0.25). Default 1e-14.
+	CostTol float64
+	// MaxIter bounds the number of LM steps tried, accepted or not.
+	// Default 100.
+	MaxIter int
+	// Damping sets the first μ as Damping·max diag(JᵀJ + λI). Default 1e-8.
+	Damping float64
+	// DenseMaxN is the largest N for which Auto picks Dense. Default 256.
+	DenseMaxN int
+
+	Krylov KrylovSettings
+}
+
+// KrylovSettings controls the inner solves of the Krylov path.
+type KrylovSettings struct {
+	Method Inner
+	// Tol is the floor of the Eisenstat–Walker forcing term: the inner
+	// relative tolerance never drops below it. Default 1e-12.
+	Tol float64
+	// MaxForcing caps the forcing term, and is the first one. Default 1e-4:
+	// an inner iteration costs two products by J, an outer one a new J, so
+	// accurate early steps pay.
+	MaxForcing float64
+	// MaxIter bounds the iterations of one inner solve. Default 10·N.
+	MaxIter int
+}
+
+func (s Settings) withDefaults(n int) Settings {
+	def := func(v *float64, d float64) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&s.GradTol, 1e-10)
+	def(&s.StepTol, 1e-12)
+	def(&s.CostTol, 1e-14)
+	def(&s.Damping, 1e-8)
+	def(&s.Krylov.Tol, 1e-12)
+	def(&s.Krylov.MaxForcing, 1e-4)
+	if s.MaxIter == 0 {
+		s.MaxIter = 100
+	}
+	if s.DenseMaxN == 0 {
+		s.DenseMaxN = 256
+	}
+	if s.Krylov.MaxIter == 0 {
+		s.Krylov.MaxIter = 10 * n
+	}
+	return s
+}
+
+func (s Settings) validate() error {
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{{"tol", s.GradTol}, {"step_tol", s.StepTol}, {"cost_tol", s.CostTol}, {"damping", s.Damping},
+		{"krylov.tol", s.Krylov.Tol}, {"krylov.max_forcing", s.Krylov.MaxForcing}} {
+		if !(f.v >= 0) || math.IsInf(f.v, 0) {
+			return fmt.Errorf("constraint: setting %s = %v: must be finite and non-negative", f.name, f.v)
+		}
+	}
+	if s.MaxIter < 0 || s.Krylov.MaxIter < 0 || s.DenseMaxN < 0 {
+		return fmt.Errorf("constraint: negative iteration limit (max_iter %d, krylov.max_iter %d, dense_max_n %d)", s.MaxIter, s.Krylov.MaxIter, s.DenseMaxN)
+	}
+	if s.Method < Auto || s.Method > Krylov {
+		return fmt.Errorf("constraint: unknown method %v", s.Method)
+	}
+	return nil
+}
+
+// Status says why a solve stopped.
+type Status int
+
+const (
+	ConvergedGradient Status = iota
+	ConvergedStep
+	ConvergedCost
+	MaxIterations
+	Stalled
+	NonFinite
+	LinearSolveFailed
+)
+
+var statusNames = [...]string{"converged-gradient", "converged-step", "converged-cost", "max-iterations", "stalled", "non-finite", "linear-solve-failed"}
+
+func (s Status) String() string {
+	if int(s) < len(statusNames) {
+		return statusNames[s]
+	}
+	return fmt.Sprintf("Status(%d)", int(s))
+}
+
+// Converged reports whether s is one of the converged statuses.
+func (s Status) Converged() bool { return s <= ConvergedCost }
+
+// ParseStatus is the inverse of Status.String.
+func ParseStatus(name string) (Status, error) {
+	for i, n := range statusNames {
+		if n == name {
+			return Status(i), nil
+		}
+	}
+	return 0, fmt.Errorf("constraint: unknown status %q", name)
+}
+
+// Result is the outcome of Solve.
+type Result struct {
+	Omega           []float64 // the last accepted iterate: ω* when converged
+	Status          Status
+	Method          Method // Dense or Krylov, never Auto
+	Iterations      int    // LM steps tried, accepted or not
+	InnerIterations int    // Krylov iterations summed over all steps
+	Cost            float64
+	GradNorm        float64 // ‖Jᵀr + λω‖₂ at Omega
+	Damping         float64 // the final μ
+	Seconds         float64
+}
+
+// Solve minimises ½‖r(ω)‖² + ½λ‖ω‖² from warm (when not nil), else from the
+// problem's Start fit, else from ω = 0.
+//
+// The error is non-nil only for invalid input or a cancelled context; a solve
+// that fails to converge returns a Result whose Status says why, with Omega
+// the last finite accepted iterate.
+func Solve(ctx context.Context, p *Problem, s Settings, warm []float64) (*Result, error) {
+	start := time.Now()
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	s = s.withDefaults(p.N)
+	if err := s.validate(); err != nil {
+		return nil, err
+	}
+	omega := make([]float64, p.N)
+	switch {
+	case warm != nil:
+		if len(warm) != p.N {
+			return nil, fmt.Errorf("constraint: warm start: %w: %d values for N=%d", ErrShape, len(warm), p.N)
+		}
+		if err := finite("warm start", warm); err != nil {
+			return nil, fmt.Errorf("constraint: %w", err)
+		}
+		copy(omega, warm)
+	case p.Start != nil:
+		if err := fitStart(omega, p); err != nil {
+			return nil, err
+		}
+	}
+	method := s.Method
+	if method == Auto {
+		method = Dense
+		if p.N > s.DenseMaxN {
+			method = Krylov
+		}
+	}
+	lm := newLM(p, s, method)
+	res, err := lm.run(ctx, omega)
+	if res != nil {
+		res.Seconds = time.Since(start).Seconds()
+	}
+	return res, err
+}
+
+// fitStart sets omega to argmin ‖Sω − y‖² + λ'‖ω‖², λ' the ridge raised to a
+// tiny multiple of the Gram diagonal so that a rank-deficient S still gives
+// the minimum-norm-like fit rather than a failed factorisation.
+func fitStart(omega []float64, p *Problem) error {
+	n := p.N
+	rows := len(p.Start.Target)
+	sm := mat.NewDense(rows, n, p.Start.Basis)
+	var g mat.SymDense
+	g.SymOuterK(1, sm.T())
+	maxd := 0.0
+	for i := range n {
+		maxd = math.Max(maxd, g.At(i, i))
+	}
+	reg := math.Max(p.Ridge, 1e-12*maxd)
+	if reg == 0 {
+		reg = 1e-300
+	}
+	for i := range n {
+		g.SetSym(i, i, g.At(i, i)+reg)
+	}
+	var rhs mat.VecDense
+	rhs.MulVec(sm.T(), mat.NewVecDense(rows, p.Start.Target))
+	var ch mat.Cholesky
+	if !ch.Factorize(&g) {
+		return fmt.Errorf("constraint: start fit: Gram matrix not positive definite")
+	}
+	x := mat.NewVecDense(n, omega)
+	if err := ch.SolveVecTo(x, &rhs); err != nil {
+		return fmt.Errorf("constraint: start fit: %w", err)
+	}
+	return nil
+}
+
+// lm holds the state of one Levenberg–Marquardt run.
+type lm struct {
+	p      *Problem
+	s      Settings
+	method Method
+	sys    *system
+	n      int
+
+	g, h, trial []float64
+	rTrial      []float64 // residuals at the trial point, swapped with sys.r
+	gTrial      []float64 // gradient at the trial point (noise-floor mode)
+	gram        []float64 // N×N upper triangle of JᵀJ (dense path)
+	diag        []float64 // diag(JᵀJ) (Krylov preconditioner)
+	scratch     [][]float64
+	mv          []float64 // M-vector for J products
+}
+
+func newLM(p *Problem, s Settings, method Method) *lm {
+	n := p.N
+	l := &lm{p: p, s: s, method: method, sys: newSystem(p), n: n,
+		g: make([]float64, n), h: make([]float64, n), trial: make([]float64, n)}
+	l.rTrial = make([]float64, l.sys.m)
+	l.gTrial = make([]float64, n)
+	if method == Dense {
+		l.gram = make([]float64, n*n)
+		l.scratch = l.sys.newScratch(n * n)
+	} else {
+		l.scratch = l.sys.newScratch(n)
+		l.diag = make([]float64, n)
+		l.mv = make([]float64, l.sys.m)
+	}
+	return l
+}
+
+// gradient sets l.g = Jᵀr + λω and returns its 2-norm.
+func (l *lm) gradient(omega []float64) float64 {
+	l.sys.jtv(l.g, l.sys.r, l.scratchN())
+	floats.AddScaled(l.g, l.p.Ridge, omega)
+	return floats.Norm(l.g, 2)
+}
+
+// scratchN returns per-slab N-vectors, sharing the Gram scratch if present.
+func (l *lm) scratchN() [][]float64 {
+	if l.method == Dense {
+		out := make([][]float64, len(l.scratch))
+		for i := range out {
+			out[i] = l.scratch[i][:l.n]
+		}
+		return out
+	}
+	return l.scratch
+}
+
+func (l *lm) run(ctx context.Context, omega []float64) (*Result, error) {
+	res := &Result{Method: l.method, Omega: omega}
+	sys := l.sys
+	n := l.n
+	cost := sys.eval(omega, withJacobian)
+	if !isFinite(cost) {
+		res.Status, res.Cost, res.GradNorm = NonFinite, cost, math.NaN()
+		return res, nil
+	}
+	gnorm := l.gradient(omega)
+	g0 := gnorm
+	mu := -1.0
+	nu := 2.0
+	eta := l.s.Krylov.MaxForcing
+	prevG := gnorm
+	var a *mat.SymDense
+	if l.method == Dense {
+		a = mat.NewSymDense(n, nil)
+	}
+	var ch mat.Cholesky
+	for {
+		res.Cost, res.GradNorm, res.Damping = cost, gnorm, mu
+		if gnorm <= l.s.GradTol*g0 || gnorm == 0 {
+			res.Status = ConvergedGradient
+			return res, nil
+		}
+		if res.Iterations >= l.s.MaxIter {
+			res.Status = MaxIterations
+			return res, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return res, fmt.Errorf("constraint: solve cancelled after %d iterations: %w", res.Iterations, err)
+		}
+		// Products by JᵀJ + λI for this Jacobian.
+		maxd := 0.0
+		if l.method == Dense {
+			sys.gram(l.gram, l.scratch)
+			for i := range n {
+				l.gram[i*n+i] += l.p.Ridge
+				maxd = math.Max(maxd, l.gram[i*n+i])
+			}
+		} else {
+			clear(l.diag)
+			for i := range sys.m {
+				row := sys.jac[i*n : (i+1)*n]
+				for j, v := range row {
+					l.diag[j] += v * v
+				}
+			}
+			for j := range l.diag {
+				l.diag[j] += l.p.Ridge
+				maxd = math.Max(maxd, l.diag[j])
+			}
+		}
+		if maxd == 0 {
+			maxd = 1
+		}
+		if mu < 0 {
+			mu = l.s.Damping * maxd
+		}
+		// Eisenstat–Walker (choice 2) forcing for the inner tolerance.
+		if res.Iterations > 0 {
+			e := 0.9 * (gnorm / prevG) * (gnorm / prevG)
+			if safe := 0.9 * eta * eta; safe > 0.1 {
+				e = math.Max(e, safe)
+			}
+			eta = math.Min(l.s.Krylov.MaxForcing, math.Max(e, l.s.Krylov.Tol))
+		}
+		prevG = gnorm
+
+		// Try steps until one lowers F, raising μ after each failure.
+		accepted := false
+		for !accepted {
+			if res.Iterations >= l.s.MaxIter {
+				res.Status = MaxIterations
+				return res, nil
+			}
+			if mu > 1e16*maxd || math.IsInf(nu, 0) {
+				res.Status = Stalled
+				return res, nil
+			}
+			res.Iterations++
+			ok := true
+			if l.method == Dense {
+				for i := range n {
+					for j := i; j < n; j++ {
+						a.SetSym(i, j, l.gram[i*n+j])
+					}
+					a.SetSym(i, i, l.gram[i*n+i]+mu)
+				}
+				if ch.Factorize(a) {
+					for i := range n {
+						l.trial[i] = -l.g[i]
+					}
+					x := mat.NewVecDense(n, l.h)
+					if err := ch.SolveVecTo(x, mat.NewVecDense(n, l.trial)); err != nil {
+						ok = false
+					}
+				} else {
+					ok = false
+				}
+			} else {
+				it, err := l.krylovStep(omega, mu, eta, gnorm)
+				res.InnerIterations += it
+				if err != nil {
+					res.Status = LinearSolveFailed
+					return res, nil
+				}
+			}
+			if ok && !allFinite(l.h) {
+				res.Status = LinearSolveFailed
+				return res, nil
+			}
+			if !ok {
+				mu *= nu
+				nu *= 2
+				continue
+			}
+			// Predicted reduction of the damped Gauss–Newton model,
+			// −gᵀh − ½(‖Jh‖² + λ‖h‖²). For an exact step (A+μI)h = −g it
+			// equals ½(μ‖h‖² − gᵀh), a sum of positive terms free of
+			// cancellation.
+			var pred float64
+			if l.method == Dense {
+				pred = 0.5 * (mu*floats.Dot(l.h, l.h) - floats.Dot(l.g, l.h))
+			} else {
+				pred = -floats.Dot(l.g, l.h) - 0.5*l.curvature(l.h)
+			}
+			hnorm := floats.Norm(l.h, 2)
+			wnorm := floats.Norm(omega, 2)
+			for i := range n {
+				l.trial[i] = omega[i] + l.h[i]
+			}
+			if pred < noiseFloor*cost {
+				// The model predicts a drop in F below what F can resolve,
+				// so comparing costs is noise. Take the step if it lowers
+				// ‖g‖ instead, which near a minimum is a Newton-like test
+				// that still converges.
+				gTrial := l.gradientAt(l.trial)
+				res.Iterations++
+				if isFinite(gTrial) && gTrial < gnorm {
+					accepted = true
+					copy(omega, l.trial)
+					cost = sys.eval(omega, withJacobian)
+					gnorm = l.gradient(omega)
+					res.Cost, res.GradNorm, res.Damping = cost, gnorm, mu
+					if gnorm <= l.s.GradTol*g0 || gnorm == 0 {
+						res.Status = ConvergedGradient
+						return res, nil
+					}
+					if hnorm <= l.s.StepTol*(l.s.StepTol+wnorm) {
+						res.Status = ConvergedStep
+						return res, nil
+					}
+					continue
+				}
+				// Restore J at ω for the next trial step.
+				sys.eval(omega, withJacobian)
+				l.gradient(omega)
+				if hnorm <= l.s.StepTol*(l.s.StepTol+wnorm) {
+					res.Status = ConvergedStep
+					return res, nil
+				}
+				mu *= nu
+				nu *= 2
+				continue
+			}
+			sys.r, l.rTrial = l.rTrial, sys.r
+			newCost := sys.eval(l.trial, 0)
+			drop := l.reduction(omega)
+			rho := drop / pred
+			if !isFinite(newCost) || !(pred > 0) || !(rho > 0) {
+				sys.r, l.rTrial = l.rTrial, sys.r
+				if !isFinite(newCost) && mu > 1e12*maxd {
+					res.Status = NonFinite
+					return res, nil
+				}
+				if hnorm <= l.s.StepTol*(l.s.StepTol+wnorm) {
+					res.Status = ConvergedStep
+					return res, nil
+				}
+				mu *= nu
+				nu *= 2
+				continue
+			}
+			accepted = true
+			copy(omega, l.trial)
+			mu *= math.Max(1.0/3, 1-math.Pow(2*rho-1, 3))
+			nu = 2
+			cost = sys.eval(omega, withJacobian)
+			gnorm = l.gradient(omega)
+			res.Cost, res.GradNorm, res.Damping = cost, gnorm, mu
+			if gnorm <= l.s.GradTol*g0 || gnorm == 0 {
+				res.Status = ConvergedGradient
+				return res, nil
+			}
+			if hnorm <= l.s.StepTol*(l.s.StepTol+wnorm) {
+				res.Status = ConvergedStep
+				return res, nil
+			}
+			if drop <= l.s.CostTol*cost && rho > 0.25 {
+				res.Status = ConvergedCost
+				return res, nil
+			}
+		}
+	}
+}
+
+// noiseFloor is the relative size of a predicted decrease of F below which
+// the decrease cannot be measured in floating point: the sum of squared
+// residuals carries rounding errors of a few ε per row.
+const noiseFloor = 1e-13
+
+// gradientAt returns ‖g‖ at w, leaving sys.r and sys.jac at w.
+func (l *lm) gradientAt(w []float64) float64 {
+	if c := l.sys.eval(w, withJacobian); !isFinite(c) {
+		return math.Inf(1)
+	}
+	l.sys.jtv(l.gTrial, l.sys.r, l.scratchN())
+	floats.AddScaled(l.gTrial, l.p.Ridge, w)
+	return floats.Norm(l.gTrial, 2)
+}
+
+// reduction returns F(ω) − F(ω+h) from the residuals at both points (sys.r
+// holds the trial's, l.rTrial the current ones) as Σ (r−r')(r+r')/2 plus the
+// ridge part −λ(ωᵀh + ½‖h‖²). Differencing residuals instead of costs keeps
+// the gain ratio meaningful down to rounding level, where F itself no longer
+// changes in its leading digits and an LM would otherwise reject every step
+// and stop early on a falsely small step.
+func (l *lm) reduction(omega []float64) float64 {
+	d := 0.0
+	for i, a := range l.rTrial {
+		b := l.sys.r[i]
+		d += (a - b) * (a + b)
+	}
+	return 0.5*d - l.p.Ridge*(floats.Dot(omega, l.h)+0.5*floats.Dot(l.h, l.h))
+}
+
+// curvature returns ‖Jh‖² + λ‖h‖².
+func (l *lm) curvature(h []float64) float64 {
+	if l.method == Dense {
+		// hᵀ(JᵀJ + λI)h from the stored upper triangle.
+		n := l.n
+		q := 0.0
+		for i := range n {
+			q += l.gram[i*n+i] * h[i] * h[i]
+			for j := i + 1; j < n; j++ {
+				q += 2 * l.gram[i*n+j] * h[i] * h[j]
+			}
+		}
+		return q
+	}
+	l.sys.jv(l.mv, h)
+	return floats.Dot(l.mv, l.mv) + l.p.Ridge*floats.Dot(h, h)
+}
+
+// krylovStep solves the damped step iteratively into l.h and returns the
+// inner iteration count. Non-convergence within the inner limit is not an
+// error: an inexact step is still a descent direction and the gain ratio
+// decides whether it is taken.
+func (l *lm) krylovStep(omega []float64, mu, eta, gnorm float64) (int, error) {
+	sys := l.sys
+	lam := l.p.Ridge
+	clear(l.h)
+	set := krylov.Settings{RelTol: eta, MaxIter: l.s.Krylov.MaxIter}
+	var r krylov.Result
+	var err error
+	switch l.s.Krylov.Method {
+	case LSQR:
+		// min ‖J h + r‖² + λ‖ω + h‖² + μ‖h‖² is, with h = h' − c and
+		// c = λω/(λ+μ), min ‖J h' − (Jc − r)‖² + (λ+μ)‖h'‖² up to a
+		// constant: LSQR's own damping then carries both λ and μ.
+		c := make([]float64, l.n)
+		floats.ScaleTo(c, lam/(lam+mu), omega)
+		b := make([]float64, sys.m)
+		sys.jv(b, c)
+		floats.Sub(b, sys.r)
+		set.Damp = math.Sqrt(lam + mu)
+		// LSQR measures its normal residual against ‖Ā‖‖r̄‖, not against
+		// ‖g‖ as the forcing term means; rescale so that the step solves
+		// the normal equations to η‖g‖. ‖Ā‖_F² = Σ diag(JᵀJ) + N(λ+μ) and
+		// ‖r̄‖ ≈ ‖r‖.
+		anorm := math.Sqrt(floats.Sum(l.diag) + float64(l.n)*mu)
+		if rn := floats.Norm(sys.r, 2); anorm > 0 && rn > 0 {
+			set.RelTol = eta * gnorm / (anorm * rn)
+		}
+		r, err = krylov.LSQR(jacobian{l}, b, l.h, set)
+		floats.Sub(l.h, c)
+	default:
+		op := krylov.Func(func(dst, x []float64) {
+			sys.jv(l.mv, x)
+			sys.jtv(dst, l.mv, l.scratch)
+			floats.AddScaled(dst, lam+mu, x)
+		})
+		set.Precond = krylov.Func(func(dst, x []float64) {
+			for i := range dst {
+				dst[i] = x[i] / (l.diag[i] + mu)
+			}
+		})
+		b := make([]float64, l.n)
+		floats.ScaleTo(b, -1, l.g)
+		r, err = krylov.CG(op, b, l.h, set)
+	}
+	if err != nil {
+		return r.Iterations, err
+	}
+	if r.Reason == krylov.NonFinite || r.Reason == krylov.Breakdown {
+		return r.Iterations, fmt.Errorf("inner %v: %v", l.s.Krylov.Method, r.Reason)
+	}
+	return r.Iterations, nil
+}
+
+// jacobian is J as a krylov.TransposeOperator.
+type jacobian struct{ l *lm }
+
+func (j jacobian) Apply(dst, x []float64)          { j.l.sys.jv(dst, x) }
+func (j jacobian) ApplyTranspose(dst, y []float64) { j.l.sys.jtv(dst, y, j.l.scratch) }
+
+func allFinite(v []float64) bool {
+	for _, x := range v {
+		if !isFinite(x) {
+			return false
+		}
+	}
+	return true
+}
