@@ -74,6 +74,17 @@ func ParseInner(s string) (Inner, error) {
 	return 0, fmt.Errorf("constraint: unknown krylov method %q (want cg or lsqr)", s)
 }
 
+// Scaling selects the damping matrix of the Levenberg–Marquardt step.
+type Scaling int
+
+const (
+	// ScaleMarquardt damps each coefficient by the largest diagonal entry of
+	// JᵀJ + λI seen in its column, as MINPACK does.
+	ScaleMarquardt Scaling = iota
+	// ScaleIdentity damps every coefficient alike, by μ·max diag(JᵀJ + λI).
+	ScaleIdentity
+)
+
 // Settings controls Solve. Zero fields take the defaults documented on each.
 type Settings struct {
 	Method Method
@@ -90,8 +101,11 @@ type Settings struct {
 	// MaxIter bounds the number of LM steps tried, accepted or not.
 	// Default 100.
 	MaxIter int
-	// Damping sets the first μ as Damping·max diag(JᵀJ + λI). Default 1e-8.
+	// Damping is the first μ, relative to the scale D (see Scaling).
+	// Default 1e-8.
 	Damping float64
+	// Scaling selects the damping matrix D of the step (JᵀJ + λI + μD)h = −g.
+	Scaling Scaling
 	// DenseMaxN is the largest N for which Auto picks Dense. Default 256.
 	DenseMaxN int
 
@@ -292,6 +306,7 @@ type lm struct {
 	g, h, trial []float64
 	rTrial      []float64 // residuals at the trial point, swapped with sys.r
 	gTrial      []float64 // gradient at the trial point (noise-floor mode)
+	d           []float64 // damping scale D
 	gram        []float64 // N×N upper triangle of JᵀJ (dense path)
 	diag        []float64 // diag(JᵀJ) (Krylov preconditioner)
 	scratch     [][]float64
@@ -304,12 +319,13 @@ func newLM(p *Problem, s Settings, method Method) *lm {
 		g: make([]float64, n), h: make([]float64, n), trial: make([]float64, n)}
 	l.rTrial = make([]float64, l.sys.m)
 	l.gTrial = make([]float64, n)
+	l.d = make([]float64, n)
+	l.diag = make([]float64, n)
 	if method == Dense {
 		l.gram = make([]float64, n*n)
 		l.scratch = l.sys.newScratch(n * n)
 	} else {
 		l.scratch = l.sys.newScratch(n)
-		l.diag = make([]float64, n)
 		l.mv = make([]float64, l.sys.m)
 	}
 	return l
@@ -391,8 +407,9 @@ func (l *lm) run(ctx context.Context, omega []float64) (*Result, error) {
 		if maxd == 0 {
 			maxd = 1
 		}
+		l.updateScale(maxd)
 		if mu < 0 {
-			mu = l.s.Damping * maxd
+			mu = l.s.Damping
 		}
 		// Eisenstat–Walker (choice 2) forcing for the inner tolerance.
 		if res.Iterations > 0 {
@@ -411,7 +428,7 @@ func (l *lm) run(ctx context.Context, omega []float64) (*Result, error) {
 				res.Status = MaxIterations
 				return res, nil
 			}
-			if mu > 1e16*maxd || math.IsInf(nu, 0) {
+			if mu > 1e16 || math.IsInf(nu, 0) {
 				res.Status = Stalled
 				return res, nil
 			}
@@ -422,7 +439,7 @@ func (l *lm) run(ctx context.Context, omega []float64) (*Result, error) {
 					for j := i; j < n; j++ {
 						a.SetSym(i, j, l.gram[i*n+j])
 					}
-					a.SetSym(i, i, l.gram[i*n+i]+mu)
+					a.SetSym(i, i, l.gram[i*n+i]+mu*l.d[i])
 				}
 				if ch.Factorize(a) {
 					for i := range n {
@@ -452,13 +469,17 @@ func (l *lm) run(ctx context.Context, omega []float64) (*Result, error) {
 				nu *= 2
 				continue
 			}
-			// Predicted reduction of the damped Gauss–Newton model,
-			// −gᵀh − ½(‖Jh‖² + λ‖h‖²). For an exact step (A+μI)h = −g it
-			// equals ½(μ‖h‖² − gᵀh), a sum of positive terms free of
+			// Predicted reduction of the Gauss–Newton model,
+			// −gᵀh − ½(‖Jh‖² + λ‖h‖²). For an exact step (A+μD)h = −g it
+			// equals ½(μ hᵀDh − gᵀh), a sum of positive terms free of
 			// cancellation.
 			var pred float64
 			if l.method == Dense {
-				pred = 0.5 * (mu*floats.Dot(l.h, l.h) - floats.Dot(l.g, l.h))
+				dh := 0.0
+				for i, v := range l.h {
+					dh += l.d[i] * v * v
+				}
+				pred = 0.5 * (mu*dh - floats.Dot(l.g, l.h))
 			} else {
 				pred = -floats.Dot(l.g, l.h) - 0.5*l.curvature(l.h)
 			}
@@ -507,7 +528,7 @@ func (l *lm) run(ctx context.Context, omega []float64) (*Result, error) {
 			rho := drop / pred
 			if !isFinite(newCost) || !(pred > 0) || !(rho > 0) {
 				sys.r, l.rTrial = l.rTrial, sys.r
-				if !isFinite(newCost) && mu > 1e12*maxd {
+				if !isFinite(newCost) && mu > 1e12 {
 					res.Status = NonFinite
 					return res, nil
 				}
@@ -603,34 +624,42 @@ func (l *lm) krylovStep(omega []float64, mu, eta, gnorm float64) (int, error) {
 	var err error
 	switch l.s.Krylov.Method {
 	case LSQR:
-		// min ‖J h + r‖² + λ‖ω + h‖² + μ‖h‖² is, with h = h' − c and
-		// c = λω/(λ+μ), min ‖J h' − (Jc − r)‖² + (λ+μ)‖h'‖² up to a
-		// constant: LSQR's own damping then carries both λ and μ.
-		c := make([]float64, l.n)
-		floats.ScaleTo(c, lam/(lam+mu), omega)
-		b := make([]float64, sys.m)
-		sys.jv(b, c)
-		floats.Sub(b, sys.r)
-		set.Damp = math.Sqrt(lam + mu)
+		// With y = D^{1/2} h the step minimises
+		//   ‖J D^{-1/2} y + r‖² + λ‖D^{-1/2} y + ω‖² + μ‖y‖²,
+		// a damped least-squares problem in the stacked operator
+		// [J; √λ I] D^{-1/2} with LSQR's own damping √μ.
+		op := &scaledJacobian{l: l, sqrtLam: math.Sqrt(lam)}
+		b := make([]float64, sys.m+l.n)
+		floats.ScaleTo(b[:sys.m], -1, sys.r)
+		floats.ScaleTo(b[sys.m:], -op.sqrtLam, omega)
+		set.Damp = math.Sqrt(mu)
 		// LSQR measures its normal residual against ‖Ā‖‖r̄‖, not against
 		// ‖g‖ as the forcing term means; rescale so that the step solves
-		// the normal equations to η‖g‖. ‖Ā‖_F² = Σ diag(JᵀJ) + N(λ+μ) and
-		// ‖r̄‖ ≈ ‖r‖.
-		anorm := math.Sqrt(floats.Sum(l.diag) + float64(l.n)*mu)
-		if rn := floats.Norm(sys.r, 2); anorm > 0 && rn > 0 {
+		// the normal equations to about η‖g‖.
+		anorm := 0.0
+		for i, v := range l.diag {
+			anorm += v / l.d[i]
+		}
+		anorm = math.Sqrt(anorm + float64(l.n)*mu)
+		if rn := floats.Norm(b, 2); anorm > 0 && rn > 0 {
 			set.RelTol = eta * gnorm / (anorm * rn)
 		}
-		r, err = krylov.LSQR(jacobian{l}, b, l.h, set)
-		floats.Sub(l.h, c)
+		y := make([]float64, l.n)
+		r, err = krylov.LSQR(op, b, y, set)
+		for i := range y {
+			l.h[i] = y[i] / math.Sqrt(l.d[i])
+		}
 	default:
 		op := krylov.Func(func(dst, x []float64) {
 			sys.jv(l.mv, x)
 			sys.jtv(dst, l.mv, l.scratch)
-			floats.AddScaled(dst, lam+mu, x)
+			for i := range dst {
+				dst[i] += (lam + mu*l.d[i]) * x[i]
+			}
 		})
 		set.Precond = krylov.Func(func(dst, x []float64) {
 			for i := range dst {
-				dst[i] = x[i] / (l.diag[i] + mu)
+				dst[i] = x[i] / (l.diag[i] + mu*l.d[i])
 			}
 		})
 		b := make([]float64, l.n)
@@ -646,11 +675,61 @@ func (l *lm) krylovStep(omega []float64, mu, eta, gnorm float64) (int, error) {
 	return r.Iterations, nil
 }
 
-// jacobian is J as a krylov.TransposeOperator.
-type jacobian struct{ l *lm }
+// updateScale sets the damping scale D. With Marquardt scaling D_j is the
+// largest diagonal entry of JᵀJ + λI seen so far in column j (MINPACK's
+// choice: invariant to the scale of each basis function, and never
+// shrinking, so that the trust region cannot collapse along a column that
+// momentarily flattens). Without it D = max diag·I.
+func (l *lm) updateScale(maxd float64) {
+	diag := l.diag
+	if l.method == Dense {
+		for i := range l.n {
+			diag[i] = l.gram[i*l.n+i]
+		}
+	}
+	for i := range l.d {
+		if l.s.Scaling == ScaleIdentity {
+			l.d[i] = maxd
+			continue
+		}
+		v := diag[i]
+		if v == 0 {
+			v = maxd
+		}
+		l.d[i] = math.Max(l.d[i], v)
+	}
+}
 
-func (j jacobian) Apply(dst, x []float64)          { j.l.sys.jv(dst, x) }
-func (j jacobian) ApplyTranspose(dst, y []float64) { j.l.sys.jtv(dst, y, j.l.scratch) }
+// scaledJacobian is [J; √λ I] D^{-1/2} as a krylov.TransposeOperator with
+// M+N rows.
+type scaledJacobian struct {
+	l       *lm
+	sqrtLam float64
+	tmp     []float64
+}
+
+func (o *scaledJacobian) Apply(dst, y []float64) {
+	l := o.l
+	if o.tmp == nil {
+		o.tmp = make([]float64, l.n)
+	}
+	for i := range y {
+		o.tmp[i] = y[i] / math.Sqrt(l.d[i])
+	}
+	m := l.sys.m
+	l.sys.jv(dst[:m], o.tmp)
+	floats.ScaleTo(dst[m:], o.sqrtLam, o.tmp)
+}
+
+func (o *scaledJacobian) ApplyTranspose(dst, v []float64) {
+	l := o.l
+	m := l.sys.m
+	l.sys.jtv(dst, v[:m], l.scratch)
+	floats.AddScaled(dst, o.sqrtLam, v[m:])
+	for i := range dst {
+		dst[i] /= math.Sqrt(l.d[i])
+	}
+}
 
 func allFinite(v []float64) bool {
 	for _, x := range v {
