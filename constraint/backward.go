@@ -146,7 +146,7 @@ func Backward(ctx context.Context, p *Problem, res *Result, omegaBar []float64, 
 	omega := res.Omega
 	sys := newSystem(p)
 	what := withJacobian
-	if s.Hessian == Exact {
+	if s.Hessian != GaussNewton {
 		what |= withHessian
 	}
 	if cost := sys.eval(omega, what); !isFinite(cost) {
@@ -157,7 +157,7 @@ func Backward(ctx context.Context, p *Problem, res *Result, omegaBar []float64, 
 	if method == Dense {
 		h := make([]float64, n*n)
 		sys.gram(h, sys.newScratch(n*n))
-		if s.Hessian == Exact {
+		if s.Hessian != GaussNewton {
 			sys.addSecondOrder(h)
 		}
 		hm := mat.NewDense(n, n, nil)
@@ -184,7 +184,7 @@ func Backward(ctx context.Context, p *Problem, res *Result, omegaBar []float64, 
 			sys.jv(mv, x)
 			sys.jtv(dst, mv, scratch)
 			floats.AddScaled(dst, p.Ridge, x)
-			if s.Hessian == Exact {
+			if s.Hessian != GaussNewton {
 				sys.secondOrderProduct(tmp, x, scratch)
 				floats.Add(dst, tmp)
 			}

@@ -312,7 +312,11 @@ func TestSolvePathsAgree(t *testing.T) {
 		var ref []float64
 		for _, s := range []Settings{
 			{Method: Dense},
+			{Method: Dense, Model: GaussNewtonSteps},
+			{Method: Dense, Model: Newton},
+			{Method: Dense, Scaling: ScaleIdentity},
 			{Method: Krylov, Krylov: KrylovSettings{Method: CG}},
+			{Method: Krylov, Model: Newton, Krylov: KrylovSettings{Method: CG}},
 			{Method: Krylov, Krylov: KrylovSettings{Method: LSQR}},
 		} {
 			s.GradTol = 1e-13
@@ -321,7 +325,7 @@ func TestSolvePathsAgree(t *testing.T) {
 				t.Fatal(err)
 			}
 			if !res.Status.Converged() {
-				t.Fatalf("%s %v/%v: %v", eq, s.Method, s.Krylov.Method, res.Status)
+				t.Fatalf("%s %+v: %v", eq, s, res.Status)
 			}
 			if ref == nil {
 				ref = res.Omega
@@ -329,7 +333,7 @@ func TestSolvePathsAgree(t *testing.T) {
 			}
 			for i := range ref {
 				if math.Abs(res.Omega[i]-ref[i]) > 1e-8*math.Max(1, math.Abs(ref[i])) {
-					t.Fatalf("%s %v/%v: ω[%d] = %g, dense %g", eq, s.Method, s.Krylov.Method, i, res.Omega[i], ref[i])
+					t.Fatalf("%s %+v: ω[%d] = %g, dense %g", eq, s, i, res.Omega[i], ref[i])
 				}
 			}
 		}

@@ -85,6 +85,44 @@ const (
 	ScaleIdentity
 )
 
+// Model is the matrix of the quadratic model behind each step.
+type Model int
+
+const (
+	// Hybrid starts with Gauss–Newton steps, robust far from a minimum, and
+	// switches to Newton steps once an accepted step fails to halve ‖g‖:
+	// Gauss–Newton converges only linearly where residuals stay large at
+	// the minimum, Newton quadratically.
+	Hybrid Model = iota
+	// GaussNewtonSteps uses JᵀJ + λI throughout.
+	GaussNewtonSteps
+	// Newton uses the exact Hessian JᵀJ + λI + Σ r_i ∇²r_i throughout.
+	Newton
+)
+
+var modelNames = [...]string{"hybrid", "gauss-newton", "newton"}
+
+func (m Model) String() string {
+	if int(m) < len(modelNames) {
+		return modelNames[m]
+	}
+	return fmt.Sprintf("Model(%d)", int(m))
+}
+
+// ParseModel maps "hybrid", "gauss-newton" or "newton" to a Model.
+func ParseModel(s string) (Model, error) {
+	for i, n := range modelNames {
+		if s == n {
+			return Model(i), nil
+		}
+	}
+	return 0, fmt.Errorf("constraint: unknown step model %q (want hybrid, gauss-newton or newton)", s)
+}
+
+// hybridSlow is how many consecutive slow Gauss–Newton steps make Hybrid
+// switch to Newton steps.
+const hybridSlow = 3
+
 // Settings controls Solve. Zero fields take the defaults documented on each.
 type Settings struct {
 	Method Method
@@ -108,6 +146,10 @@ type Settings struct {
 	Scaling Scaling
 	// DenseMaxN is the largest N for which Auto picks Dense. Default 256.
 	DenseMaxN int
+
+	// Model selects the quadratic model of the steps. The LSQR path is
+	// always Gauss–Newton.
+	Model Model
 
 	Krylov KrylovSettings
 }
@@ -307,6 +349,10 @@ type lm struct {
 	rTrial      []float64 // residuals at the trial point, swapped with sys.r
 	gTrial      []float64 // gradient at the trial point (noise-floor mode)
 	d           []float64 // damping scale D
+	hx          []float64 // second-order product scratch
+
+	what  int  // what eval computes at accepted points
+	exact bool // steps use the exact Hessian (Newton) rather than JᵀJ
 	gram        []float64 // N×N upper triangle of JᵀJ (dense path)
 	diag        []float64 // diag(JᵀJ) (Krylov preconditioner)
 	scratch     [][]float64
@@ -320,6 +366,12 @@ func newLM(p *Problem, s Settings, method Method) *lm {
 	l.rTrial = make([]float64, l.sys.m)
 	l.gTrial = make([]float64, n)
 	l.d = make([]float64, n)
+	l.hx = make([]float64, n)
+	l.what = withJacobian
+	if s.Model != GaussNewtonSteps && !(method == Krylov && s.Krylov.Method == LSQR) {
+		l.what |= withHessian
+	}
+	l.exact = s.Model == Newton && l.what&withHessian != 0
 	l.diag = make([]float64, n)
 	if method == Dense {
 		l.gram = make([]float64, n*n)
@@ -354,7 +406,7 @@ func (l *lm) run(ctx context.Context, omega []float64) (*Result, error) {
 	res := &Result{Method: l.method, Omega: omega}
 	sys := l.sys
 	n := l.n
-	cost := sys.eval(omega, withJacobian)
+	cost := sys.eval(omega, l.what)
 	if !isFinite(cost) {
 		res.Status, res.Cost, res.GradNorm = NonFinite, cost, math.NaN()
 		return res, nil
@@ -363,6 +415,7 @@ func (l *lm) run(ctx context.Context, omega []float64) (*Result, error) {
 	g0 := gnorm
 	mu := -1.0
 	nu := 2.0
+	slow := 0 // consecutive accepted steps that did not halve ‖g‖
 	eta := l.s.Krylov.MaxForcing
 	prevG := gnorm
 	var a *mat.SymDense
@@ -408,6 +461,9 @@ func (l *lm) run(ctx context.Context, omega []float64) (*Result, error) {
 			maxd = 1
 		}
 		l.updateScale(maxd)
+		if l.exact && l.method == Dense {
+			sys.addSecondOrder(l.gram)
+		}
 		if mu < 0 {
 			mu = l.s.Damping
 		}
@@ -498,7 +554,7 @@ func (l *lm) run(ctx context.Context, omega []float64) (*Result, error) {
 				if isFinite(gTrial) && gTrial < gnorm {
 					accepted = true
 					copy(omega, l.trial)
-					cost = sys.eval(omega, withJacobian)
+					cost = sys.eval(omega, l.what)
 					gnorm = l.gradient(omega)
 					res.Cost, res.GradNorm, res.Damping = cost, gnorm, mu
 					if gnorm <= l.s.GradTol*g0 || gnorm == 0 {
@@ -512,7 +568,7 @@ func (l *lm) run(ctx context.Context, omega []float64) (*Result, error) {
 					continue
 				}
 				// Restore J at ω for the next trial step.
-				sys.eval(omega, withJacobian)
+				sys.eval(omega, l.what)
 				l.gradient(omega)
 				if hnorm <= l.s.StepTol*(l.s.StepTol+wnorm) {
 					res.Status = ConvergedStep
@@ -544,7 +600,8 @@ func (l *lm) run(ctx context.Context, omega []float64) (*Result, error) {
 			copy(omega, l.trial)
 			mu *= math.Max(1.0/3, 1-math.Pow(2*rho-1, 3))
 			nu = 2
-			cost = sys.eval(omega, withJacobian)
+			cost = sys.eval(omega, l.what)
+			gOld := gnorm
 			gnorm = l.gradient(omega)
 			res.Cost, res.GradNorm, res.Damping = cost, gnorm, mu
 			if gnorm <= l.s.GradTol*g0 || gnorm == 0 {
@@ -554,6 +611,14 @@ func (l *lm) run(ctx context.Context, omega []float64) (*Result, error) {
 			if hnorm <= l.s.StepTol*(l.s.StepTol+wnorm) {
 				res.Status = ConvergedStep
 				return res, nil
+			}
+			if l.s.Model == Hybrid && !l.exact && l.what&withHessian != 0 {
+				if gnorm > 0.5*gOld {
+					slow++
+				} else {
+					slow = 0
+				}
+				l.exact = slow >= hybridSlow
 			}
 			if drop <= l.s.CostTol*cost && rho > 0.25 {
 				res.Status = ConvergedCost
@@ -570,7 +635,7 @@ const noiseFloor = 1e-13
 
 // gradientAt returns ‖g‖ at w, leaving sys.r and sys.jac at w.
 func (l *lm) gradientAt(w []float64) float64 {
-	if c := l.sys.eval(w, withJacobian); !isFinite(c) {
+	if c := l.sys.eval(w, l.what); !isFinite(c) {
 		return math.Inf(1)
 	}
 	l.sys.jtv(l.gTrial, l.sys.r, l.scratchN())
@@ -593,22 +658,16 @@ func (l *lm) reduction(omega []float64) float64 {
 	return 0.5*d - l.p.Ridge*(floats.Dot(omega, l.h)+0.5*floats.Dot(l.h, l.h))
 }
 
-// curvature returns ‖Jh‖² + λ‖h‖².
+// curvature returns hᵀAh for the model matrix A of the Krylov path:
+// ‖Jh‖² + λ‖h‖², plus hᵀ(Σ r_i ∇²r_i)h on exact-Hessian steps.
 func (l *lm) curvature(h []float64) float64 {
-	if l.method == Dense {
-		// hᵀ(JᵀJ + λI)h from the stored upper triangle.
-		n := l.n
-		q := 0.0
-		for i := range n {
-			q += l.gram[i*n+i] * h[i] * h[i]
-			for j := i + 1; j < n; j++ {
-				q += 2 * l.gram[i*n+j] * h[i] * h[j]
-			}
-		}
-		return q
-	}
 	l.sys.jv(l.mv, h)
-	return floats.Dot(l.mv, l.mv) + l.p.Ridge*floats.Dot(h, h)
+	q := floats.Dot(l.mv, l.mv) + l.p.Ridge*floats.Dot(h, h)
+	if l.exact {
+		l.sys.secondOrderProduct(l.hx, h, l.scratch)
+		q += floats.Dot(h, l.hx)
+	}
+	return q
 }
 
 // krylovStep solves the damped step iteratively into l.h and returns the
@@ -655,6 +714,10 @@ func (l *lm) krylovStep(omega []float64, mu, eta, gnorm float64) (int, error) {
 			sys.jtv(dst, l.mv, l.scratch)
 			for i := range dst {
 				dst[i] += (lam + mu*l.d[i]) * x[i]
+			}
+			if l.exact {
+				sys.secondOrderProduct(l.hx, x, l.scratch)
+				floats.Add(dst, l.hx)
 			}
 		})
 		set.Precond = krylov.Func(func(dst, x []float64) {
