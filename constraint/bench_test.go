@@ -1,121 +1,28 @@
-package constraint
+package constraint_test
 
 import (
 	"context"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"testing"
 
-	"github.com/hcmoe/hcmoe/pde"
+	"github.com/hcmoe/hcmoe/constraint"
+	"github.com/hcmoe/hcmoe/internal/testproblem"
 )
-
-// chebyshev returns T_k(s), T_k'(s), T_k''(s) for s ∈ [−1, 1] by the
-// three-term recurrences.
-func chebyshev(k int, s float64) (v, d1, d2 float64) {
-	t0, t1 := 1.0, s
-	p0, p1 := 0.0, 1.0 // T'
-	q0, q1 := 0.0, 0.0 // T''
-	if k == 0 {
-		return 1, 0, 0
-	}
-	for j := 1; j < k; j++ {
-		t0, t1 = t1, 2*s*t1-t0
-		p0, p1 = p1, 2*t0+2*s*p1-p0
-		q0, q1 = q1, 4*p0+2*s*q1-q0
-	}
-	return t1, p1, q1
-}
-
-// dsProblem builds a diffusion-sorption problem shaped like one expert's of
-// the paper: interior rows at sampled points of the 101×1024 grid on
-// t ∈ [0, 500], x ∈ [0, 1], initial rows on the whole x axis and 100 rows on
-// each boundary, with a tensor Chebyshev basis of n = dt·dx functions and a
-// start fitted to the initial value held constant in time.
-func dsProblem(interior, dt, dx int, seed uint64) *Problem {
-	rng := rand.New(rand.NewPCG(seed, 1))
-	eq, err := pde.Default().New("diffusion-sorption", nil)
-	if err != nil {
-		panic(err)
-	}
-	const nt, nx, tmax, u0 = 101, 1024, 500.0, 0.1
-	n := dt * dx
-	// basis returns u, u_t, u_x, u_xx of every basis function at (t, x).
-	basis := func(t, x float64, u, ut, ux, uxx []float64) {
-		st, sx := 2*t/tmax-1, 2*x-1
-		for a := range dt {
-			ta, tda, _ := chebyshev(a, st)
-			for b := range dx {
-				xb, xdb, xddb := chebyshev(b, sx)
-				j := a*dx + b
-				u[j] = ta * xb
-				ut[j] = tda * 2 / tmax * xb
-				ux[j] = ta * xdb * 2
-				uxx[j] = ta * xddb * 4
-			}
-		}
-	}
-	row := make([][]float64, 4)
-	for i := range row {
-		row[i] = make([]float64, n)
-	}
-	tAt := func(i int) float64 { return tmax * float64(i) / (nt - 1) }
-	xAt := func(i int) float64 { return (float64(i) + 0.5) / nx }
-
-	in := Block{Name: "interior", Residual: eq.Interior(), Terms: make([][]float64, 3)}
-	start := &Fit{}
-	seen := map[int]bool{}
-	for len(seen) < interior {
-		ti, xi := 1+rng.IntN(nt-1), rng.IntN(nx)
-		if seen[ti*nx+xi] {
-			continue
-		}
-		seen[ti*nx+xi] = true
-		basis(tAt(ti), xAt(xi), row[0], row[1], row[2], row[3])
-		in.Terms[0] = append(in.Terms[0], row[0]...)
-		in.Terms[1] = append(in.Terms[1], row[1]...)
-		in.Terms[2] = append(in.Terms[2], row[3]...)
-		start.Basis = append(start.Basis, row[0]...)
-		start.Target = append(start.Target, u0)
-	}
-	ic := Block{Name: "initial", Residual: eq.Initial(), Terms: make([][]float64, 1)}
-	for xi := range nx {
-		basis(0, xAt(xi), row[0], row[1], row[2], row[3])
-		ic.Terms[0] = append(ic.Terms[0], row[0]...)
-		ic.Aux = append(ic.Aux, u0)
-		ic.Weights = append(ic.Weights, 1/u0) // the paper's relative IC rows
-		start.Basis = append(start.Basis, row[0]...)
-		start.Target = append(start.Target, u0)
-	}
-	lc, _ := eq.Boundary(1, pde.Lower)
-	uc, _ := eq.Boundary(1, pde.Upper)
-	left := Block{Name: "left", Residual: lc.Residual, Terms: make([][]float64, 1)}
-	right := Block{Name: "right", Residual: uc.Residual, Terms: make([][]float64, 2)}
-	for ti := 1; ti < nt; ti++ {
-		basis(tAt(ti), 0, row[0], row[1], row[2], row[3])
-		left.Terms[0] = append(left.Terms[0], row[0]...)
-		left.Aux = append(left.Aux, lc.Value)
-		basis(tAt(ti), 1, row[0], row[1], row[2], row[3])
-		right.Terms[0] = append(right.Terms[0], row[0]...)
-		right.Terms[1] = append(right.Terms[1], row[2]...)
-		right.Aux = append(right.Aux, uc.Value)
-	}
-	return &Problem{N: n, Ridge: 1e-8, Blocks: []Block{in, ic, left, right}, Start: start}
-}
 
 // BenchmarkSolve measures the forward solve and the exact backward on the
 // problem size of the issue: 20,000 interior + 1,024 initial + 200 boundary
 // rows, N = 16 and 64, on both linear-algebra paths.
 func BenchmarkSolve(b *testing.B) {
 	for _, size := range []struct{ dt, dx int }{{4, 4}, {8, 8}} {
-		p := dsProblem(20000, size.dt, size.dx, 1)
-		for _, m := range []Method{Dense, Krylov} {
+		p := testproblem.DiffusionSorption(20000, size.dt, size.dx, 1)
+		for _, m := range []constraint.Method{constraint.Dense, constraint.Krylov} {
 			b.Run(fmt.Sprintf("N=%d/%v/forward", p.N, m), func(b *testing.B) {
 				b.ReportAllocs()
-				var res *Result
+				var res *constraint.Result
 				for b.Loop() {
 					var err error
-					res, err = Solve(context.Background(), p, Settings{Method: m, GradTol: 1e-8}, nil)
+					res, err = constraint.Solve(context.Background(), p, constraint.Settings{Method: m, GradTol: 1e-8}, nil)
 					if err != nil {
 						b.Fatal(err)
 					}
@@ -125,18 +32,19 @@ func BenchmarkSolve(b *testing.B) {
 				b.ReportMetric(math.Sqrt(2*res.Cost), "‖r‖")
 				b.Logf("%v: %d iterations, status %v", m, res.Iterations, res.Status)
 			})
-			res, err := Solve(context.Background(), p, Settings{Method: m, GradTol: 1e-8}, nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			c := make([]float64, p.N)
-			for i := range c {
-				c[i] = 1
-			}
 			b.Run(fmt.Sprintf("N=%d/%v/backward", p.N, m), func(b *testing.B) {
+				res, err := constraint.Solve(context.Background(), p, constraint.Settings{Method: m, GradTol: 1e-8}, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				c := make([]float64, p.N)
+				for i := range c {
+					c[i] = 1
+				}
 				b.ReportAllocs()
+				b.ResetTimer()
 				for b.Loop() {
-					if _, err := Backward(context.Background(), p, res, c, BackwardSettings{Method: m, AllowUnconverged: true}); err != nil {
+					if _, err := constraint.Backward(context.Background(), p, res, c, constraint.BackwardSettings{Method: m, AllowUnconverged: true}); err != nil {
 						b.Fatal(err)
 					}
 				}

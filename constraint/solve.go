@@ -2,6 +2,7 @@ package constraint
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -152,6 +153,22 @@ type Settings struct {
 	Model Model
 
 	Krylov KrylovSettings
+
+	// Monitor, when set, is called after every step tried, from the
+	// solving goroutine.
+	Monitor func(Step)
+}
+
+// Step describes one tried step to a Settings.Monitor. Cost, GradNorm and
+// Damping are those after the step: at the new point when it was accepted,
+// at the old one (with the μ that failed) when not.
+type Step struct {
+	Iteration int
+	Cost      float64
+	GradNorm  float64
+	Damping   float64
+	Accepted  bool
+	Newton    bool // the step used the exact Hessian
 }
 
 // KrylovSettings controls the inner solves of the Krylov path.
@@ -304,6 +321,21 @@ func Solve(ctx context.Context, p *Problem, s Settings, warm []float64) (*Result
 	return res, err
 }
 
+// StartPoint returns the point Solve starts from when it gets no warm
+// start: the problem's Start fit, or zero.
+func StartPoint(p *Problem) ([]float64, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	omega := make([]float64, p.N)
+	if p.Start != nil {
+		if err := fitStart(omega, p); err != nil {
+			return nil, err
+		}
+	}
+	return omega, nil
+}
+
 // fitStart sets omega to argmin ‖Sω − y‖² + λ'‖ω‖², λ' the ridge raised to a
 // tiny multiple of the Gram diagonal so that a rank-deficient S still gives
 // the minimum-norm-like fit rather than a failed factorisation.
@@ -351,12 +383,12 @@ type lm struct {
 	d           []float64 // damping scale D
 	hx          []float64 // second-order product scratch
 
-	what  int  // what eval computes at accepted points
-	exact bool // steps use the exact Hessian (Newton) rather than JᵀJ
-	gram        []float64 // N×N upper triangle of JᵀJ (dense path)
-	diag        []float64 // diag(JᵀJ) (Krylov preconditioner)
-	scratch     [][]float64
-	mv          []float64 // M-vector for J products
+	what    int       // what eval computes at accepted points
+	exact   bool      // steps use the exact Hessian (Newton) rather than JᵀJ
+	gram    []float64 // N×N upper triangle of JᵀJ (dense path)
+	diag    []float64 // diag(JᵀJ) (Krylov preconditioner)
+	scratch [][]float64
+	mv      []float64 // M-vector for J products
 }
 
 func newLM(p *Problem, s Settings, method Method) *lm {
@@ -415,7 +447,8 @@ func (l *lm) run(ctx context.Context, omega []float64) (*Result, error) {
 	g0 := gnorm
 	mu := -1.0
 	nu := 2.0
-	slow := 0 // consecutive accepted steps that did not halve ‖g‖
+	slow := 0          // consecutive accepted steps that did not halve ‖g‖
+	newtonOff := false // Hybrid met negative curvature and stays Gauss–Newton
 	eta := l.s.Krylov.MaxForcing
 	prevG := gnorm
 	var a *mat.SymDense
@@ -423,6 +456,7 @@ func (l *lm) run(ctx context.Context, omega []float64) (*Result, error) {
 		a = mat.NewSymDense(n, nil)
 	}
 	var ch mat.Cholesky
+outer:
 	for {
 		res.Cost, res.GradNorm, res.Damping = cost, gnorm, mu
 		if gnorm <= l.s.GradTol*g0 || gnorm == 0 {
@@ -511,16 +545,28 @@ func (l *lm) run(ctx context.Context, omega []float64) (*Result, error) {
 			} else {
 				it, err := l.krylovStep(omega, mu, eta, gnorm)
 				res.InnerIterations += it
-				if err != nil {
+				if errors.Is(err, errIndefinite) {
+					ok = false
+				} else if err != nil {
 					res.Status = LinearSolveFailed
 					return res, nil
 				}
+			}
+			if !ok && l.exact && l.s.Model == Hybrid {
+				// Negative curvature of the exact Hessian: the residuals
+				// are too large for Newton steps to be reliable here, and
+				// Gauss–Newton, always positive semi-definite, takes over
+				// for the rest of the solve.
+				l.exact, newtonOff = false, true
+				l.report(res.Iterations, cost, gnorm, mu, false)
+				continue outer
 			}
 			if ok && !allFinite(l.h) {
 				res.Status = LinearSolveFailed
 				return res, nil
 			}
 			if !ok {
+				l.report(res.Iterations, cost, gnorm, mu, false)
 				mu *= nu
 				nu *= 2
 				continue
@@ -550,13 +596,13 @@ func (l *lm) run(ctx context.Context, omega []float64) (*Result, error) {
 				// ‖g‖ instead, which near a minimum is a Newton-like test
 				// that still converges.
 				gTrial := l.gradientAt(l.trial)
-				res.Iterations++
 				if isFinite(gTrial) && gTrial < gnorm {
 					accepted = true
 					copy(omega, l.trial)
 					cost = sys.eval(omega, l.what)
 					gnorm = l.gradient(omega)
 					res.Cost, res.GradNorm, res.Damping = cost, gnorm, mu
+					l.report(res.Iterations, cost, gnorm, mu, true)
 					if gnorm <= l.s.GradTol*g0 || gnorm == 0 {
 						res.Status = ConvergedGradient
 						return res, nil
@@ -574,6 +620,7 @@ func (l *lm) run(ctx context.Context, omega []float64) (*Result, error) {
 					res.Status = ConvergedStep
 					return res, nil
 				}
+				l.report(res.Iterations, cost, gnorm, mu, false)
 				mu *= nu
 				nu *= 2
 				continue
@@ -592,6 +639,7 @@ func (l *lm) run(ctx context.Context, omega []float64) (*Result, error) {
 					res.Status = ConvergedStep
 					return res, nil
 				}
+				l.report(res.Iterations, cost, gnorm, mu, false)
 				mu *= nu
 				nu *= 2
 				continue
@@ -604,6 +652,7 @@ func (l *lm) run(ctx context.Context, omega []float64) (*Result, error) {
 			gOld := gnorm
 			gnorm = l.gradient(omega)
 			res.Cost, res.GradNorm, res.Damping = cost, gnorm, mu
+			l.report(res.Iterations, cost, gnorm, mu, true)
 			if gnorm <= l.s.GradTol*g0 || gnorm == 0 {
 				res.Status = ConvergedGradient
 				return res, nil
@@ -612,7 +661,7 @@ func (l *lm) run(ctx context.Context, omega []float64) (*Result, error) {
 				res.Status = ConvergedStep
 				return res, nil
 			}
-			if l.s.Model == Hybrid && !l.exact && l.what&withHessian != 0 {
+			if l.s.Model == Hybrid && !l.exact && !newtonOff && l.what&withHessian != 0 {
 				if gnorm > 0.5*gOld {
 					slow++
 				} else {
@@ -641,6 +690,13 @@ func (l *lm) gradientAt(w []float64) float64 {
 	l.sys.jtv(l.gTrial, l.sys.r, l.scratchN())
 	floats.AddScaled(l.gTrial, l.p.Ridge, w)
 	return floats.Norm(l.gTrial, 2)
+}
+
+// report passes one step to the monitor, if any.
+func (l *lm) report(it int, cost, gnorm, mu float64, accepted bool) {
+	if l.s.Monitor != nil {
+		l.s.Monitor(Step{Iteration: it, Cost: cost, GradNorm: gnorm, Damping: mu, Accepted: accepted, Newton: l.exact})
+	}
 }
 
 // reduction returns F(ω) − F(ω+h) from the residuals at both points (sys.r
@@ -732,11 +788,17 @@ func (l *lm) krylovStep(omega []float64, mu, eta, gnorm float64) (int, error) {
 	if err != nil {
 		return r.Iterations, err
 	}
-	if r.Reason == krylov.NonFinite || r.Reason == krylov.Breakdown {
+	switch r.Reason {
+	case krylov.Indefinite:
+		return r.Iterations, errIndefinite
+	case krylov.NonFinite, krylov.Breakdown:
 		return r.Iterations, fmt.Errorf("inner %v: %v", l.s.Krylov.Method, r.Reason)
 	}
 	return r.Iterations, nil
 }
+
+// errIndefinite reports negative curvature met by an inner CG solve.
+var errIndefinite = errors.New("indefinite step matrix")
 
 // updateScale sets the damping scale D. With Marquardt scaling D_j is the
 // largest diagonal entry of JᵀJ + λI seen so far in column j (MINPACK's

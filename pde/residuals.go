@@ -191,7 +191,10 @@ func (d DiffusionSorption) Params() map[string]float64 {
 // Retardation returns R(u) and its first two derivatives.
 func (d DiffusionSorption) Retardation(u float64) (r, dr, d2r float64) {
 	e2 := d.Eps * d.Eps
-	s := math.Hypot(u, d.Eps)
+	s := math.Sqrt(u*u + e2)
+	if math.Abs(u) > 1e150 {
+		s = math.Hypot(u, d.Eps) // u² would overflow
+	}
 	var q float64
 	if u >= 0 {
 		q = (u + s) / 2
@@ -204,7 +207,7 @@ func (d DiffusionSorption) Retardation(u float64) (r, dr, d2r float64) {
 	d2qq := (e2 / q) / (2 * s) / s / s
 	c := (1 - d.Porosity) / d.Porosity * d.RhoS * d.Kf * d.Nf
 	a := d.Nf - 1
-	pa := math.Pow(q, a)
+	pa := math.Exp(a * math.Log(q)) // q > 0: Pow's special cases are not needed
 	r = 1 + c*pa
 	dr = c * a * pa / s
 	d2r = c * a * pa * ((a-1)/(s*s) + d2qq)
