@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
-
 )
 
 // BenchmarkKernels times the kernels of one LM iteration on the benchmark
