@@ -12,7 +12,8 @@ import (
 
 // BenchmarkSolve measures the forward solve and the exact backward on the
 // problem size of the issue: 20,000 interior + 1,024 initial + 200 boundary
-// rows, N = 16 and 64, on both linear-algebra paths.
+// rows, N = 16 and 64, on both linear-algebra paths, stopping on SciPy's
+// default tolerances (1e-8 on gradient, step and cost) as bench/lsq does.
 func BenchmarkSolve(b *testing.B) {
 	for _, size := range []struct{ dt, dx int }{{4, 4}, {8, 8}} {
 		p := testproblem.DiffusionSorption(20000, size.dt, size.dx, 1)
@@ -22,7 +23,7 @@ func BenchmarkSolve(b *testing.B) {
 				var res *constraint.Result
 				for b.Loop() {
 					var err error
-					res, err = constraint.Solve(context.Background(), p, constraint.Settings{Method: m, GradTol: 1e-8}, nil)
+					res, err = constraint.Solve(context.Background(), p, constraint.Settings{Method: m, GradTol: 1e-8, StepTol: 1e-8, CostTol: 1e-8}, nil)
 					if err != nil {
 						b.Fatal(err)
 					}
@@ -33,7 +34,7 @@ func BenchmarkSolve(b *testing.B) {
 				b.Logf("%v: %d iterations, status %v", m, res.Iterations, res.Status)
 			})
 			b.Run(fmt.Sprintf("N=%d/%v/backward", p.N, m), func(b *testing.B) {
-				res, err := constraint.Solve(context.Background(), p, constraint.Settings{Method: m, GradTol: 1e-8}, nil)
+				res, err := constraint.Solve(context.Background(), p, constraint.Settings{Method: m, GradTol: 1e-8, StepTol: 1e-8, CostTol: 1e-8}, nil)
 				if err != nil {
 					b.Fatal(err)
 				}
