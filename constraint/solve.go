@@ -383,12 +383,13 @@ type lm struct {
 	d           []float64 // damping scale D
 	hx          []float64 // second-order product scratch
 
-	what    int       // what eval computes at accepted points
-	exact   bool      // steps use the exact Hessian (Newton) rather than JᵀJ
-	gram    []float64 // N×N upper triangle of JᵀJ (dense path)
-	diag    []float64 // diag(JᵀJ) (Krylov preconditioner)
-	scratch [][]float64
-	mv      []float64 // M-vector for J products
+	what     int         // what eval computes at accepted points
+	exact    bool        // steps use the exact Hessian (Newton) rather than JᵀJ
+	gram     []float64   // N×N upper triangle of JᵀJ (dense path)
+	diag     []float64   // diag(JᵀJ) (Krylov preconditioner)
+	scratch  [][]float64 // per-slab buffers: N×N (dense) or N (Krylov)
+	scratchN [][]float64 // per-slab N-vectors, sharing scratch
+	mv       []float64   // M-vector for J products
 }
 
 func newLM(p *Problem, s Settings, method Method) *lm {
@@ -412,26 +413,18 @@ func newLM(p *Problem, s Settings, method Method) *lm {
 		l.scratch = l.sys.newScratch(n)
 		l.mv = make([]float64, l.sys.m)
 	}
+	l.scratchN = make([][]float64, len(l.scratch))
+	for i := range l.scratch {
+		l.scratchN[i] = l.scratch[i][:n]
+	}
 	return l
 }
 
 // gradient sets l.g = Jᵀr + λω and returns its 2-norm.
 func (l *lm) gradient(omega []float64) float64 {
-	l.sys.jtv(l.g, l.sys.r, l.scratchN())
+	l.sys.jtv(l.g, l.sys.r, l.scratchN)
 	floats.AddScaled(l.g, l.p.Ridge, omega)
 	return floats.Norm(l.g, 2)
-}
-
-// scratchN returns per-slab N-vectors, sharing the Gram scratch if present.
-func (l *lm) scratchN() [][]float64 {
-	if l.method == Dense {
-		out := make([][]float64, len(l.scratch))
-		for i := range out {
-			out[i] = l.scratch[i][:l.n]
-		}
-		return out
-	}
-	return l.scratch
 }
 
 func (l *lm) run(ctx context.Context, omega []float64) (*Result, error) {
@@ -687,7 +680,7 @@ func (l *lm) gradientAt(w []float64) float64 {
 	if c := l.sys.eval(w, l.what); !isFinite(c) {
 		return math.Inf(1)
 	}
-	l.sys.jtv(l.gTrial, l.sys.r, l.scratchN())
+	l.sys.jtv(l.gTrial, l.sys.r, l.scratchN)
 	floats.AddScaled(l.gTrial, l.p.Ridge, w)
 	return floats.Norm(l.gTrial, 2)
 }
