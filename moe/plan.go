@@ -127,9 +127,11 @@ type Inputs struct {
 
 // Problem builds the local problem of a plan. iterate, when not nil, is the
 // current global solution, imposed as data on the plan's interface points.
-func (pl *Plan) Problem(eq pde.Equation, in Inputs, iterate []float64) (*constraint.Problem, error) {
+// It also returns the grid points of each block's rows, for the backward.
+func (pl *Plan) Problem(eq pde.Equation, in Inputs, iterate []float64) (*constraint.Problem, [][]int, error) {
 	t := in.Terms
 	p := &constraint.Problem{N: t.N, Ridge: in.Ridge}
+	var points [][]int
 	add := func(name string, r pde.Residual, pts []int, aux func(i, p int) float64) error {
 		if len(pts) == 0 {
 			return nil
@@ -149,37 +151,38 @@ func (pl *Plan) Problem(eq pde.Equation, in Inputs, iterate []float64) (*constra
 			}
 		}
 		p.Blocks = append(p.Blocks, b)
+		points = append(points, pts)
 		return nil
 	}
 	if err := add("interior", eq.Interior(), pl.Interior, nil); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := add("initial", eq.Initial(), pl.Initial, func(_, q int) float64 { return in.Hold[q] }); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for _, f := range pl.Faces {
 		name := fmt.Sprintf("boundary-%d-%v", f.Axis, f.Side)
 		v := f.Cond.Value
 		if err := add(name, f.Cond.Residual, f.Points, func(int, int) float64 { return v }); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if iterate != nil {
 		if err := add("interface", pde.Data{}, pl.Interface, func(_, q int) float64 { return iterate[q] }); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	fitPts := append(append([]int(nil), pl.Interior...), pl.Initial...)
 	basis, err := t.Rows(pde.TermU, fitPts)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	target := make([]float64, len(fitPts))
 	for i, q := range fitPts {
 		target[i] = in.Hold[q]
 	}
 	p.Start = &constraint.Fit{Basis: basis, Target: target}
-	return p, nil
+	return p, points, nil
 }
 
 // Assemble returns u on the whole grid: on each plan's core block, the

@@ -31,6 +31,12 @@ type Outcome struct {
 	U        []float64   // the assembled solution on the whole grid
 	Omegas   [][]float64 // per expert
 	Forwards []Forward   // the last sweep's requests and replies
+	// Points holds, per expert and block of the last sweep's problems, the
+	// grid points of the rows.
+	Points [][][]int
+	// Iterate is the field imposed on the interfaces in the last sweep
+	// (nil without coupling). The backward treats it as data.
+	Iterate []float64
 	Sweeps   int         // sweeps run (1 without coupling)
 	Mismatch float64     // final relative interface mismatch (Schwarz)
 	// History holds the mismatch after each sweep (Schwarz).
@@ -55,11 +61,14 @@ func Run(ctx context.Context, r *Router, l *Layout, plans []Plan, basis []float6
 	var iterate []float64
 	for sweep := 0; sweep < sweeps; sweep++ {
 		reqs := make([]*transport.SolveRequest, len(plans))
+		out.Points = make([][][]int, len(plans))
+		out.Iterate = iterate
 		for k := range plans {
-			p, err := plans[k].Problem(l.Equation, in, iterate)
+			p, pts, err := plans[k].Problem(l.Equation, in, iterate)
 			if err != nil {
 				return nil, err
 			}
+			out.Points[k] = pts
 			// Every sweep keeps its state under the same key, so what an
 			// expert holds at the end is the last sweep's.
 			reqs[k] = &transport.SolveRequest{Problem: p, Settings: opt.Settings, Warm: out.Omegas[k],
