@@ -36,9 +36,9 @@ type Outcome struct {
 	Points [][][]int
 	// Iterate is the field imposed on the interfaces in the last sweep
 	// (nil without coupling). The backward treats it as data.
-	Iterate []float64
-	Sweeps   int         // sweeps run (1 without coupling)
-	Mismatch float64     // final relative interface mismatch (Schwarz)
+	Iterate  []float64
+	Sweeps   int     // sweeps run (1 without coupling)
+	Mismatch float64 // final relative interface mismatch (Schwarz)
 	// History holds the mismatch after each sweep (Schwarz).
 	History []float64
 	// Stalled is set when Schwarz stopped because the mismatch levelled off
