@@ -128,8 +128,11 @@ const hybridSlow = 3
 type Settings struct {
 	Method Method
 
-	// GradTol: converged when ‖g‖₂ ≤ GradTol·‖g₀‖₂, g = Jᵀr + λω, g₀ at the
-	// start. Default 1e-10.
+	// GradTol: converged when the gradient g = Jᵀr + λω is orthogonal to
+	// the residual to this cosine: max_j |g_j| / (‖[J; √λI]_j‖ ‖[r; √λω]‖)
+	// ≤ GradTol (MINPACK's gtol test). It is invariant to the scale of each
+	// basis function and of the residual, and unlike a test relative to the
+	// first gradient it means the same from a warm start. Default 1e-10.
 	GradTol float64
 	// StepTol: converged when an accepted step has
 	// ‖h‖₂ ≤ StepTol·(StepTol + ‖ω‖₂). Default 1e-12.
@@ -382,6 +385,7 @@ type lm struct {
 	gTrial      []float64 // gradient at the trial point (noise-floor mode)
 	d           []float64 // damping scale D
 	hx          []float64 // second-order product scratch
+	cn          []float64 // squared column norms of J
 
 	what     int         // what eval computes at accepted points
 	exact    bool        // steps use the exact Hessian (Newton) rather than JᵀJ
@@ -400,6 +404,7 @@ func newLM(p *Problem, s Settings, method Method) *lm {
 	l.gTrial = make([]float64, n)
 	l.d = make([]float64, n)
 	l.hx = make([]float64, n)
+	l.cn = make([]float64, n)
 	l.what = withJacobian
 	if s.Model != GaussNewtonSteps && !(method == Krylov && s.Krylov.Method == LSQR) {
 		l.what |= withHessian
@@ -437,7 +442,7 @@ func (l *lm) run(ctx context.Context, omega []float64) (*Result, error) {
 		return res, nil
 	}
 	gnorm := l.gradient(omega)
-	g0 := gnorm
+	cost0 := cost
 	mu := -1.0
 	nu := 2.0
 	slow := 0          // consecutive accepted steps that did not halve ‖g‖
@@ -452,7 +457,7 @@ func (l *lm) run(ctx context.Context, omega []float64) (*Result, error) {
 outer:
 	for {
 		res.Cost, res.GradNorm, res.Damping = cost, gnorm, mu
-		if gnorm <= l.s.GradTol*g0 || gnorm == 0 {
+		if l.stationary(cost) {
 			res.Status = ConvergedGradient
 			return res, nil
 		}
@@ -596,7 +601,7 @@ outer:
 					gnorm = l.gradient(omega)
 					res.Cost, res.GradNorm, res.Damping = cost, gnorm, mu
 					l.report(res.Iterations, cost, gnorm, mu, true)
-					if gnorm <= l.s.GradTol*g0 || gnorm == 0 {
+					if l.stationary(cost) {
 						res.Status = ConvergedGradient
 						return res, nil
 					}
@@ -646,7 +651,7 @@ outer:
 			gnorm = l.gradient(omega)
 			res.Cost, res.GradNorm, res.Damping = cost, gnorm, mu
 			l.report(res.Iterations, cost, gnorm, mu, true)
-			if gnorm <= l.s.GradTol*g0 || gnorm == 0 {
+			if l.stationary(cost) {
 				res.Status = ConvergedGradient
 				return res, nil
 			}
@@ -662,7 +667,10 @@ outer:
 				}
 				l.exact = slow >= hybridSlow
 			}
-			if drop <= l.s.CostTol*cost && rho > 0.25 {
+			// A consistent problem has no stationary cosine to test; its
+			// residual falling to rounding level relative to the start is
+			// convergence too.
+			if drop <= l.s.CostTol*cost && rho > 0.25 || cost <= 1e-28*cost0 {
 				res.Status = ConvergedCost
 				return res, nil
 			}
@@ -683,6 +691,25 @@ func (l *lm) gradientAt(w []float64) float64 {
 	l.sys.jtv(l.gTrial, l.sys.r, l.scratchN)
 	floats.AddScaled(l.gTrial, l.p.Ridge, w)
 	return floats.Norm(l.gTrial, 2)
+}
+
+// stationary applies the gradient test of Settings.GradTol at the current
+// point: l.g and sys.jac must be those of the point whose cost is given.
+func (l *lm) stationary(cost float64) bool {
+	if cost <= 0 {
+		return true
+	}
+	l.sys.colNorms(l.cn, l.scratchN)
+	rn := math.Sqrt(2 * cost)
+	worst := 0.0
+	for j, g := range l.g {
+		d := math.Sqrt(l.cn[j] + l.p.Ridge)
+		if d == 0 {
+			continue // a column that is zero everywhere cannot move
+		}
+		worst = math.Max(worst, math.Abs(g)/(d*rn))
+	}
+	return worst <= l.s.GradTol
 }
 
 // report passes one step to the monitor, if any.

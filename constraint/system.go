@@ -204,6 +204,25 @@ func (s *system) jtv(dst, y []float64, scratch [][]float64) {
 	}
 }
 
+// colNorms sets dst[j] to the squared norm of column j of J.
+func (s *system) colNorms(dst []float64, scratch [][]float64) {
+	n := s.n
+	s.parallel(func(sl int) {
+		acc := scratch[sl]
+		clear(acc)
+		lo, hi := s.rowRange(sl)
+		for i := lo; i < hi; i++ {
+			for j, v := range s.jac[i*n : (i+1)*n] {
+				acc[j] += v * v
+			}
+		}
+	})
+	clear(dst)
+	for sl := range s.slabs {
+		floats.Add(dst, scratch[sl])
+	}
+}
+
 // gram sets the upper triangle of dst (N×N) to JᵀJ. Each slab forms its
 // partial product with a symmetric rank-k update; partials are summed in
 // slab order.
