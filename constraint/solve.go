@@ -7,7 +7,9 @@ import (
 	"math"
 	"time"
 
+	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/floats"
+	"gonum.org/v1/gonum/lapack/lapack64"
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/hcmoe/hcmoe/krylov"
@@ -387,6 +389,9 @@ type lm struct {
 	hx          []float64 // second-order product scratch
 	cn          []float64 // squared column norms of J
 
+	qa, tau, work []float64 // QR workspace: [J r] factored in place
+	rfac, qtr     []float64 // R (N×N) and the first N entries of Qᵀr
+
 	what     int         // what eval computes at accepted points
 	exact    bool        // steps use the exact Hessian (Newton) rather than JᵀJ
 	gram     []float64   // N×N upper triangle of JᵀJ (dense path)
@@ -468,26 +473,27 @@ outer:
 		if err := ctx.Err(); err != nil {
 			return res, fmt.Errorf("constraint: solve cancelled after %d iterations: %w", res.Iterations, err)
 		}
-		// Products by JᵀJ + λI for this Jacobian.
-		maxd := 0.0
+		// Products by the model matrix of this Jacobian: the Gram matrix
+		// JᵀJ + λI on the dense path, only the column norms on the Krylov
+		// path. Dense steps switch to a QR factorisation of [J r] when the
+		// damped Gram matrix is too ill-conditioned to factor accurately
+		// (see below).
+		useQR := false
 		if l.method == Dense {
 			sys.gram(l.gram, l.scratch)
 			for i := range n {
 				l.gram[i*n+i] += l.p.Ridge
-				maxd = math.Max(maxd, l.gram[i*n+i])
+				l.diag[i] = l.gram[i*n+i]
 			}
 		} else {
-			clear(l.diag)
-			for i := range sys.m {
-				row := sys.jac[i*n : (i+1)*n]
-				for j, v := range row {
-					l.diag[j] += v * v
-				}
-			}
+			sys.colNorms(l.diag, l.scratchN)
 			for j := range l.diag {
 				l.diag[j] += l.p.Ridge
-				maxd = math.Max(maxd, l.diag[j])
 			}
+		}
+		maxd := 0.0
+		for _, v := range l.diag {
+			maxd = math.Max(maxd, v)
 		}
 		if maxd == 0 {
 			maxd = 1
@@ -522,14 +528,24 @@ outer:
 			}
 			res.Iterations++
 			ok := true
-			if l.method == Dense {
+			if useQR {
+				ok = l.qrStep(omega, mu)
+			} else if l.method == Dense {
 				for i := range n {
 					for j := i; j < n; j++ {
 						a.SetSym(i, j, l.gram[i*n+j])
 					}
 					a.SetSym(i, i, l.gram[i*n+i]+mu*l.d[i])
 				}
-				if ch.Factorize(a) {
+				factored := ch.Factorize(a)
+				if !l.exact && sys.m > n && (!factored || ch.Cond() > maxGramCond) {
+					// The normal equations would lose ε·cond² of the
+					// step; QR of [J r] keeps ε·cond(J). Bases reach
+					// cond(J) ~ 1e11, where Cholesky steps stall.
+					l.factorQR()
+					useQR = true
+					ok = l.qrStep(omega, mu)
+				} else if factored {
 					for i := range n {
 						l.trial[i] = -l.g[i]
 					}
@@ -644,7 +660,16 @@ outer:
 			}
 			accepted = true
 			copy(omega, l.trial)
-			mu *= math.Max(1.0/3, 1-math.Pow(2*rho-1, 3))
+			// Nielsen's update, except that a model agreeing with F to 1 %
+			// (a locally linear problem) drops μ tenfold: on ill-conditioned
+			// bases each step with a needless μ converges only the large
+			// singular directions, and a factor three costs a step per
+			// decade of conditioning.
+			if rho > 0.99 && rho < 1.01 {
+				mu /= 10
+			} else {
+				mu *= math.Max(1.0/3, 1-math.Pow(2*rho-1, 3))
+			}
 			nu = 2
 			cost = sys.eval(omega, l.what)
 			gOld := gnorm
@@ -820,6 +845,74 @@ func (l *lm) krylovStep(omega []float64, mu, eta, gnorm float64) (int, error) {
 // errIndefinite reports negative curvature met by an inner CG solve.
 var errIndefinite = errors.New("indefinite step matrix")
 
+// maxGramCond is the condition number of JᵀJ + λI + μD above which dense
+// Gauss–Newton steps use QR: beyond it a Cholesky step keeps fewer than
+// six correct digits.
+const maxGramCond = 1e10
+
+// factorQR computes the QR factorisation of [J r] in place of a copy and
+// keeps R (N×N upper triangular) and c (the first N entries of Qᵀr), so that
+// ‖J h + r‖² = ‖R h + c‖² + const; l.diag gets the squared column norms of J
+// (those of R) plus λ.
+func (l *lm) factorQR() {
+	n, m := l.n, l.sys.m
+	w := n + 1
+	if l.qa == nil {
+		l.qa = make([]float64, m*w)
+		l.tau = make([]float64, w)
+		l.rfac = make([]float64, n*n)
+		l.qtr = make([]float64, n)
+	}
+	for i := range m {
+		copy(l.qa[i*w:i*w+n], l.sys.jac[i*n:(i+1)*n])
+		l.qa[i*w+n] = l.sys.r[i]
+	}
+	a := blas64.General{Rows: m, Cols: w, Stride: w, Data: l.qa}
+	if l.work == nil {
+		q := []float64{0}
+		lapack64.Geqrf(a, l.tau, q, -1)
+		l.work = make([]float64, int(q[0]))
+	}
+	lapack64.Geqrf(a, l.tau, l.work, len(l.work))
+	clear(l.rfac)
+	clear(l.diag)
+	for i := range n {
+		for j := i; j < n; j++ {
+			v := l.qa[i*w+j]
+			l.rfac[i*n+j] = v
+			l.diag[j] += v * v
+		}
+		l.qtr[i] = l.qa[i*w+n]
+	}
+	for j := range l.diag {
+		l.diag[j] += l.p.Ridge
+	}
+}
+
+// qrStep solves the damped Gauss–Newton step from the QR factors: the least
+// squares problem [R; diag(√(λ+μD))] h ≈ [−c; −λω/√(λ+μD)], whose normal
+// equations are (JᵀJ + λI + μD) h = −g. It reports false when the small
+// system is singular, which μ then cures.
+func (l *lm) qrStep(omega []float64, mu float64) bool {
+	n := l.n
+	a := mat.NewDense(2*n, n, nil)
+	b := mat.NewVecDense(2*n, nil)
+	for i := range n {
+		for j := i; j < n; j++ {
+			a.Set(i, j, l.rfac[i*n+j])
+		}
+		b.SetVec(i, -l.qtr[i])
+		s := math.Sqrt(l.p.Ridge + mu*l.d[i])
+		a.Set(n+i, i, s)
+		if s > 0 {
+			b.SetVec(n+i, -l.p.Ridge*omega[i]/s)
+		}
+	}
+	var qr mat.QR
+	qr.Factorize(a)
+	return qr.SolveVecTo(mat.NewVecDense(n, l.h), false, b) == nil
+}
+
 // updateScale sets the damping scale D. With Marquardt scaling D_j is the
 // largest diagonal entry of JᵀJ + λI seen so far in column j (MINPACK's
 // choice: invariant to the scale of each basis function, and never
@@ -827,11 +920,6 @@ var errIndefinite = errors.New("indefinite step matrix")
 // momentarily flattens). Without it D = max diag·I.
 func (l *lm) updateScale(maxd float64) {
 	diag := l.diag
-	if l.method == Dense {
-		for i := range l.n {
-			diag[i] = l.gram[i*l.n+i]
-		}
-	}
 	for i := range l.d {
 		if l.s.Scaling == ScaleIdentity {
 			l.d[i] = maxd

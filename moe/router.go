@@ -15,7 +15,8 @@ import (
 	"github.com/hcmoe/hcmoe/transport"
 )
 
-// Expert solves local problems: in this process (Local) or over NATS.
+// Expert solves local problems: in this process (Local), or over NATS
+// (*expert.Client satisfies it).
 type Expert interface {
 	Solve(ctx context.Context, req *transport.SolveRequest) (*transport.SolveReply, error)
 	// Backward runs the backward of a forward. instance names the expert
@@ -26,7 +27,8 @@ type Expert interface {
 
 // ErrForwardLost says that the expert holding a forward's state is gone or
 // no longer has it; the router then resends the full forward to any expert.
-var ErrForwardLost = errors.New("forward state lost")
+// It is expert.ErrCacheMiss, which both kinds of Expert wrap.
+var ErrForwardLost = expert.ErrCacheMiss
 
 // Local is an in-process expert.
 type Local struct {
@@ -44,11 +46,7 @@ func (l *Local) Backward(ctx context.Context, instance string, req *transport.Ba
 	if instance != "" && instance != l.H.ID() && req.Problem == nil {
 		return nil, fmt.Errorf("expert %s: forward ran on %s: %w", l.H.ID(), instance, ErrForwardLost)
 	}
-	rep, err := l.H.Backward(ctx, req)
-	if errors.Is(err, expert.ErrCacheMiss) {
-		return nil, fmt.Errorf("%w: %w", ErrForwardLost, err)
-	}
-	return rep, err
+	return l.H.Backward(ctx, req)
 }
 
 // Router dispatches requests over a pool of experts, with a deadline per

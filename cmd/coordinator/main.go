@@ -1,0 +1,134 @@
+// Command coordinator runs hcmoe jobs.
+//
+//	coordinator solve     -config F [-out DIR] [-nats URL] [-experts N] [-dump-problems DIR]
+//	coordinator gradcheck -config F [-nats URL] [-experts N] [-directions K] [-step H]
+//
+// With no NATS URL (flag or transport.nats_url) it starts an embedded NATS
+// server on loopback and transport.local_experts in-process experts behind
+// it, so one command runs on a bare machine. With -nats URL -experts 0 it
+// uses the external server and its experts. gen, train and eval are not
+// built yet.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/hcmoe/hcmoe/config"
+	"github.com/hcmoe/hcmoe/job"
+)
+
+const usage = `usage: coordinator COMMAND [flags]
+
+commands:
+  solve      solve one instance with an analytic basis; writes metrics.json, solution.npz, PNGs
+  gradcheck  check the implicit backward through the experts against finite differences
+  gen, train, eval   not built yet
+
+run "coordinator COMMAND -h" for the flags of a command`
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "coordinator:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	if len(args) == 0 {
+		fmt.Fprintln(os.Stderr, usage)
+		return errors.New("no command")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cmd, args := args[0], args[1:]
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	cfgPath := fs.String("config", "", "YAML config (required)")
+	natsURL := fs.String("nats", "", "external NATS server URL (default: transport.nats_url, else an embedded server)")
+	experts := fs.Int("experts", -1, "in-process experts to start (default: transport.local_experts)")
+	jsonLogs := fs.Bool("json-logs", false, "log JSON lines even on a terminal")
+	switch cmd {
+	case "solve":
+		out := fs.String("out", "", "output directory (default: output.dir of the config)")
+		dump := fs.String("dump-problems", "", "write each expert's problem file to this directory")
+		if err := parse(fs, args, cfgPath); err != nil {
+			return err
+		}
+		cfg, err := config.Load(*cfgPath)
+		if err != nil {
+			return err
+		}
+		env := job.Env{NATSURL: *natsURL, Experts: *experts, Out: *out, Log: logger(*jsonLogs)}
+		if env.Out == "" {
+			env.Out = cfg.Output.Dir
+		}
+		m, err := job.Solve(ctx, cfg, env, *dump)
+		if err != nil {
+			return err
+		}
+		return printJSON(m)
+	case "gradcheck":
+		dirs := fs.Int("directions", 3, "random directions to check")
+		step := fs.Float64("step", 1e-8, "central-difference step along each direction")
+		if err := parse(fs, args, cfgPath); err != nil {
+			return err
+		}
+		cfg, err := config.Load(*cfgPath)
+		if err != nil {
+			return err
+		}
+		gc, err := job.GradCheck(ctx, cfg, job.Env{NATSURL: *natsURL, Experts: *experts, Log: logger(*jsonLogs)}, *dirs, *step)
+		if err != nil {
+			return err
+		}
+		return printJSON(gc)
+	case "gen", "train", "eval":
+		return fmt.Errorf("%s: not built yet", cmd)
+	case "-h", "-help", "--help", "help":
+		fmt.Fprintln(os.Stderr, usage)
+		return nil
+	default:
+		fmt.Fprintln(os.Stderr, usage)
+		return fmt.Errorf("unknown command %q", cmd)
+	}
+}
+
+func parse(fs *flag.FlagSet, args []string, cfgPath *string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
+	}
+	if *cfgPath == "" {
+		return fmt.Errorf("%s: -config is required", fs.Name())
+	}
+	return nil
+}
+
+func printJSON(v any) error {
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// logger logs human-readable lines on a terminal and JSON otherwise, to
+// stderr so that stdout carries only the command's JSON result.
+func logger(json bool) zerolog.Logger {
+	if fi, err := os.Stderr.Stat(); !json && err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+		return zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.TimeOnly}).With().Timestamp().Logger().Level(zerolog.InfoLevel)
+	}
+	return zerolog.New(os.Stderr).With().Timestamp().Logger().Level(zerolog.InfoLevel)
+}

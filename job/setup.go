@@ -1,0 +1,150 @@
+// Package job runs the coordinator's commands: it turns a config into a
+// grid, a basis, expert plans and a cluster of experts (an embedded NATS
+// server with in-process experts, or an external server), runs the work and
+// writes the outputs. cmd/coordinator only parses flags.
+package job
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/hcmoe/hcmoe/basis"
+	"github.com/hcmoe/hcmoe/config"
+	"github.com/hcmoe/hcmoe/mesh"
+	"github.com/hcmoe/hcmoe/moe"
+	"github.com/hcmoe/hcmoe/pde"
+)
+
+// Setup is everything a solve needs, built from a config.
+type Setup struct {
+	Cfg    *config.Config
+	Grid   mesh.Grid
+	Eq     pde.Equation
+	Scheme mesh.Scheme
+	Layout *moe.Layout
+	Plans  []moe.Plan
+	Basis  []float64 // Size×N
+	N      int
+	Terms  *moe.Terms
+	Hold   []float64 // the initial value held constant in time
+	Ref    []float64 // the exact or reference solution; nil when unknown
+}
+
+// NewSetup builds a Setup from a validated config.
+func NewSetup(cfg *config.Config) (*Setup, error) {
+	s := &Setup{Cfg: cfg}
+	var err error
+	if s.Grid, err = cfg.Grid(); err != nil {
+		return nil, err
+	}
+	if s.Eq, err = cfg.Equation(); err != nil {
+		return nil, err
+	}
+	if s.Scheme, err = cfg.Scheme(); err != nil {
+		return nil, err
+	}
+	part, err := cfg.Partition()
+	if err != nil {
+		return nil, err
+	}
+	s.Layout = &moe.Layout{Grid: s.Grid, Partition: part, Equation: s.Eq, Points: cfg.Experts.Points,
+		Replicate: cfg.Experts.ICBC == "replicate", Overlap: cfg.Experts.Overlap, Seed: cfg.Seed}
+	if cfg.Experts.Coupling != "schwarz" {
+		s.Layout.Overlap = 0
+	}
+	if s.Plans, err = s.Layout.Plans(); err != nil {
+		return nil, err
+	}
+	switch b := cfg.Basis; b.Kind {
+	case "chebyshev":
+		s.Basis, s.N, err = basis.Chebyshev(s.Grid, b.Degrees)
+	case "random-features":
+		s.N = b.Features
+		s.Basis, err = basis.RandomFeatures(s.Grid, b.Features, b.Scale, b.Seed)
+	default:
+		err = fmt.Errorf("basis.kind: %s is not implemented yet", b.Kind)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if s.Terms, err = moe.ComputeTerms(s.Grid, s.Basis, s.N, s.Scheme, neededTerms(s.Eq)); err != nil {
+		return nil, err
+	}
+	if s.Hold, s.Ref, err = initialAndReference(cfg, s.Grid); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// neededTerms lists the terms of every residual an expert may get, with u
+// first (the assembly and the fitted start read it).
+func neededTerms(eq pde.Equation) []pde.Term {
+	terms := []pde.Term{pde.TermU}
+	add := func(r pde.Residual) { terms = append(terms, r.Terms()...) }
+	add(eq.Interior())
+	add(eq.Initial())
+	for axis := 1; axis <= eq.SpaceDims(); axis++ {
+		for _, side := range []pde.Side{pde.Lower, pde.Upper} {
+			if c, ok := eq.Boundary(axis, side); ok {
+				add(c.Residual)
+			}
+		}
+	}
+	return terms
+}
+
+// Inputs returns the fields the experts' problems are built from.
+func (s *Setup) Inputs() moe.Inputs {
+	return moe.Inputs{Terms: s.Terms, Hold: s.Hold, Ridge: s.Cfg.Solver.Ridge}
+}
+
+// initialAndReference returns the initial value held constant in time and,
+// where a closed form exists, the exact solution on the grid.
+func initialAndReference(cfg *config.Config, g mesh.Grid) (hold, ref []float64, err error) {
+	ic := cfg.PDE.IC
+	var u0 func(x float64) float64
+	var exact func(t, x float64) float64
+	switch cfg.PDE.Name {
+	case "heat":
+		a, k := ic.Amplitude, ic.K
+		kappa := cfg.PDE.Params["kappa"]
+		if eq, e := cfg.Equation(); e == nil {
+			kappa = eq.Params()["kappa"]
+		}
+		u0 = func(x float64) float64 { return a * math.Sin(k*math.Pi*x) }
+		// A e^{−κk²π²t} sin(kπx) solves the problem on x ∈ [0, 1] (zero at
+		// both ends for integer k).
+		if x := g.Axes[1]; x.Min == 0 && x.Max == 1 && k == math.Trunc(k) {
+			exact = func(t, x float64) float64 { return a * math.Exp(-kappa*k*k*math.Pi*math.Pi*t) * math.Sin(k*math.Pi*x) }
+		}
+	case "burgers":
+		u0 = func(x float64) float64 { return -math.Sin(math.Pi * x) }
+	case "allen-cahn":
+		u0 = func(x float64) float64 { return math.Sin(math.Pi * x) }
+	case "diffusion-sorption":
+		c, err := cfg.InitialConstant()
+		if err != nil {
+			return nil, nil, err
+		}
+		u0 = func(float64) float64 { return c }
+	default:
+		return nil, nil, fmt.Errorf("pde.name: no initial value for %q", cfg.PDE.Name)
+	}
+	if g.Dims() != 2 {
+		return nil, nil, fmt.Errorf("mesh: %s needs a (t, x) grid", cfg.PDE.Name)
+	}
+	hold = make([]float64, g.Size())
+	if exact != nil {
+		ref = make([]float64, g.Size())
+	}
+	idx := make([]int, 2)
+	for p := range hold {
+		g.Coords(p, idx)
+		t, x := g.Axes[0].Point(idx[0]), g.Axes[1].Point(idx[1])
+		hold[p] = u0(x)
+		if exact != nil {
+			ref[p] = exact(t, x)
+		}
+	}
+	return hold, ref, nil
+}
