@@ -24,3 +24,12 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzRead -fuzztime $(FUZZTIME) ./npz/
 	$(GO) test -run '^$$' -fuzz FuzzReadNPY -fuzztime $(FUZZTIME) ./npz/
 	$(GO) test -run '^$$' -fuzz FuzzReadProblem -fuzztime $(FUZZTIME) ./constraint/
+	$(GO) test -run '^$$' -fuzz FuzzUnmarshal -fuzztime $(FUZZTIME) ./transport/
+	$(GO) test -run '^$$' -fuzz FuzzReassemble -fuzztime $(FUZZTIME) ./transport/
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./config/
+
+# The coordinator's embedded NATS server plus K separate expert processes on
+# configs/demo.yaml (K=4 by default; stops every process, on Ctrl-C too).
+.PHONY: demo
+demo:
+	./scripts/demo.sh

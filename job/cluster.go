@@ -24,6 +24,12 @@ type Env struct {
 	Experts int
 	Out     string
 	Log     zerolog.Logger
+	// Listen, when set, is the loopback port of the embedded server, so
+	// that expert processes started separately can join it.
+	Listen int
+	// MinExperts is how many experts must answer before work starts;
+	// default 1.
+	MinExperts int
 }
 
 // Cluster is a NATS connection with experts behind it.
@@ -63,14 +69,18 @@ func Connect(ctx context.Context, cfg *config.Config, env Env) (c *Cluster, err 
 		local = env.Experts
 	}
 	if c.URL == "" {
-		ns, err := transport.Embedded(int32(cfg.Transport.MaxPayload))
+		port := env.Listen
+		if port == 0 {
+			port = -1 // a free one
+		}
+		ns, err := transport.EmbeddedAt(port, int32(cfg.Transport.MaxPayload))
 		if err != nil {
 			return nil, err
 		}
 		c.closers = append(c.closers, func() { ns.Shutdown(); ns.WaitForShutdown() })
 		c.URL, c.Embedded = ns.ClientURL(), true
-		if local == 0 {
-			return nil, errors.New("transport: an embedded server needs local_experts ≥ 1 (or -experts N): nothing else can reach it")
+		if local == 0 && env.Listen == 0 {
+			return nil, errors.New("transport: an embedded server on a random port needs local_experts ≥ 1 (or -experts N, or -listen PORT for separate experts): nothing else can reach it")
 		}
 	}
 	comp, err := transport.ParseCompression(cfg.Transport.Compression)
@@ -107,9 +117,10 @@ func Connect(ctx context.Context, cfg *config.Config, env Env) (c *Cluster, err 
 	c.closers = append(c.closers, func() { client.Close() })
 	wctx, cancel := context.WithTimeout(ctx, cfg.Transport.Timeout)
 	defer cancel()
-	n, err := expert.WaitFor(wctx, nc, 1)
+	want := max(env.MinExperts, 1)
+	n, err := expert.WaitFor(wctx, nc, want)
 	if err != nil {
-		return nil, fmt.Errorf("no expert answered on %s within %v: %w", c.URL, cfg.Transport.Timeout, err)
+		return nil, fmt.Errorf("%d of %d experts answered on %s within %v: %w", n, want, c.URL, cfg.Transport.Timeout, err)
 	}
 	env.Log.Info().Str("nats", c.URL).Bool("embedded", c.Embedded).Int("local_experts", local).Int("experts_seen", n).Msg("experts ready")
 	c.Router = &moe.Router{Experts: []moe.Expert{client}, Timeout: cfg.Transport.Timeout, Retries: cfg.Transport.Retries, Backoff: 100 * time.Millisecond}

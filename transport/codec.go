@@ -90,15 +90,19 @@ func (l Limits) max() int64 {
 type Options struct {
 	Compression Compression
 	// NoShuffle stores float arrays as plain little-endian words. By default
-	// they are byte-shuffled (see payload.go), which lets the compressors
-	// find the runs of equal sign and exponent bytes that term matrices are
-	// full of; it costs one pass over the arrays and nothing in size.
+	// they are byte-shuffled (see payload.go), which gathers the sign and
+	// exponent bytes that term matrices repeat endlessly: with zstd at its
+	// default level, frames of the benchmark problems come out 18–21%
+	// smaller and encode no slower. With s2, or zstd at level 6 and above,
+	// the gain depends on the problem and can turn into a loss (see
+	// BenchmarkSolveRequest).
 	NoShuffle bool
 	// Level is the zstd level on the scale of the zstd command, which
 	// klauspost/compress maps to its four encoders: 1–2 fastest, 3–5
 	// default, 6–9 better, 10–22 best. Zero means 3. On expert term
-	// matrices "better" compresses up to 1.4 times smaller than "default"
-	// at half the speed; see BenchmarkSolveRequest. Only zstd reads it.
+	// matrices "better" can compress 1.4 times smaller than "default" at
+	// about 60% of its speed; see BenchmarkSolveRequest. Only zstd reads
+	// it.
 	Level int
 }
 

@@ -24,7 +24,7 @@ func TestFieldsHandled(t *testing.T) {
 		{reflect.TypeFor[constraint.KrylovSettings](), []string{"Method", "Tol", "MaxForcing", "MaxIter"}, nil},
 		{reflect.TypeFor[constraint.BackwardSettings](), []string{"Hessian", "Method", "Tol", "MaxIter", "AllowUnconverged"}, nil},
 		{reflect.TypeFor[constraint.Result](), []string{"Omega", "Status", "Method", "Iterations", "InnerIterations", "Cost", "GradNorm", "Damping", "Seconds"}, nil},
-		{reflect.TypeFor[constraint.Cotangents](), []string{"V", "Blocks", "Iterations", "Seconds"}, nil},
+		{reflect.TypeFor[constraint.Cotangents](), []string{"V", "Blocks", "Iterations", "Seconds", "Condition"}, nil},
 		{reflect.TypeFor[constraint.BlockCotangent](), []string{"Alpha", "Beta"}, nil},
 		{reflect.TypeFor[constraint.Problem](), []string{"N", "Blocks", "Ridge", "Start"}, nil},
 		{reflect.TypeFor[constraint.Block](), []string{"Name", "Residual", "Terms", "Aux", "Weights"}, nil},

@@ -40,11 +40,21 @@ func FuzzUnmarshal(f *testing.F) {
 			f.Add(frame, true)
 		}
 	}
-	codec, err := NewCodec(Options{})
-	if err != nil {
-		f.Fatal(err)
+	// A codec per option set: the package-level Marshal would build a zstd
+	// encoder per call, which slows every execution down.
+	codecs := map[Options]*Codec{}
+	for _, c := range []Compression{CompressZstd, CompressS2, CompressNone} {
+		for _, noShuffle := range []bool{false, true} {
+			o := Options{Compression: c, NoShuffle: noShuffle}
+			codec, err := NewCodec(o)
+			if err != nil {
+				f.Fatal(err)
+			}
+			codecs[o] = codec
+			f.Cleanup(func() { codec.Close() })
+		}
 	}
-	f.Cleanup(func() { codec.Close() })
+	codec := codecs[Options{}]
 	f.Fuzz(func(t *testing.T, data []byte, fix bool) {
 		if fix && len(data) >= FrameOverhead {
 			data = bytes.Clone(data)
@@ -63,7 +73,7 @@ func FuzzUnmarshal(f *testing.F) {
 		// the frame's own options and under the plainest ones.
 		comp := map[byte]Compression{wireNone: CompressNone, wireZstd: CompressZstd, wireS2: CompressS2}[data[6]]
 		for _, o := range []Options{{Compression: comp, NoShuffle: data[7]&flagShuffle == 0}, {Compression: CompressNone, NoShuffle: true}} {
-			frame, err := Marshal(m, o)
+			frame, err := codecs[o].Marshal(m)
 			if err != nil {
 				t.Fatalf("re-marshal with %s: %v", optName(o), err)
 			}

@@ -32,9 +32,12 @@ import (
 // the sign-and-exponent bytes of all arrays sit together in planes 6 and 7.
 // Term matrices hold smooth basis values of a few magnitudes, so those
 // planes are long runs the compressor can take almost for free, while the
-// noisy low mantissa bytes no longer break up its matches. Transposing the
-// section once rather than array by array keeps the planes long and the
-// scalar section untouched.
+// noisy low mantissa bytes no longer break up its matches. The section is
+// transposed as a whole because long planes compress best: shuffling
+// blocks of N, 1024 or 65536 values instead left zstd frames of the
+// benchmark problems 25–75% larger, and transposing each term matrix to
+// column order first made them 3–16% larger. The scalar section is never
+// shuffled.
 
 // encoder gathers a message's scalar section and the float arrays it
 // names. The arrays are not copied until writeBody.
@@ -283,6 +286,7 @@ func (e *encoder) cotangents(c *constraint.Cotangents) {
 	}
 	e.int(c.Iterations)
 	e.float(c.Seconds)
+	e.float(c.Condition)
 }
 
 // decoder reads a payload. The first error sticks: later reads return zero
@@ -631,4 +635,5 @@ func (d *decoder) cotangents(c *constraint.Cotangents) {
 	}
 	c.Iterations = d.int("iterations")
 	c.Seconds = d.float("seconds")
+	c.Condition = d.float("condition")
 }

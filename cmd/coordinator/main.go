@@ -1,6 +1,6 @@
 // Command coordinator runs hcmoe jobs.
 //
-//	coordinator solve     -config F [-out DIR] [-nats URL] [-experts N] [-dump-problems DIR]
+//	coordinator solve     -config F [-out DIR] [-nats URL] [-experts N] [-dump-problems DIR] [-listen PORT] [-min-experts K]
 //	coordinator gradcheck -config F [-nats URL] [-experts N] [-directions K] [-step H]
 //
 // With no NATS URL (flag or transport.nats_url) it starts an embedded NATS
@@ -59,6 +59,8 @@ func run(args []string) error {
 	natsURL := fs.String("nats", "", "external NATS server URL (default: transport.nats_url, else an embedded server)")
 	experts := fs.Int("experts", -1, "in-process experts to start (default: transport.local_experts)")
 	jsonLogs := fs.Bool("json-logs", false, "log JSON lines even on a terminal")
+	listen := fs.Int("listen", 0, "loopback port for the embedded NATS server, for expert processes started separately (default: a free port)")
+	minExperts := fs.Int("min-experts", 1, "experts that must answer before work starts")
 	switch cmd {
 	case "solve":
 		out := fs.String("out", "", "output directory (default: output.dir of the config)")
@@ -70,7 +72,7 @@ func run(args []string) error {
 		if err != nil {
 			return err
 		}
-		env := job.Env{NATSURL: *natsURL, Experts: *experts, Out: *out, Log: logger(*jsonLogs)}
+		env := job.Env{NATSURL: *natsURL, Experts: *experts, Out: *out, Log: logger(*jsonLogs), Listen: *listen, MinExperts: *minExperts}
 		if env.Out == "" {
 			env.Out = cfg.Output.Dir
 		}
@@ -81,7 +83,7 @@ func run(args []string) error {
 		return printJSON(m)
 	case "gradcheck":
 		dirs := fs.Int("directions", 3, "random directions to check")
-		step := fs.Float64("step", 1e-8, "central-difference step along each direction")
+		step := fs.Float64("step", 1e-6, "central-difference step along each direction")
 		if err := parse(fs, args, cfgPath); err != nil {
 			return err
 		}
@@ -89,7 +91,7 @@ func run(args []string) error {
 		if err != nil {
 			return err
 		}
-		gc, err := job.GradCheck(ctx, cfg, job.Env{NATSURL: *natsURL, Experts: *experts, Log: logger(*jsonLogs)}, *dirs, *step)
+		gc, err := job.GradCheck(ctx, cfg, job.Env{NATSURL: *natsURL, Experts: *experts, Log: logger(*jsonLogs), Listen: *listen, MinExperts: *minExperts}, *dirs, *step)
 		if err != nil {
 			return err
 		}

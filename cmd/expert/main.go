@@ -61,6 +61,7 @@ func run(args []string) error {
 	log := newLogger(*jsonLogs)
 
 	nc, err := nats.Connect(*url, nats.Name("hcmoe-expert"), nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond),
+		nats.RetryOnFailedConnect(true), // start before the server: make demo and pods do
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { log.Warn().Err(err).Msg("disconnected from NATS") }),
 		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info().Str("url", nc.ConnectedUrl()).Msg("reconnected to NATS") }))
 	if err != nil {
