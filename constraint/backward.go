@@ -82,7 +82,7 @@ type Cotangents struct {
 	// Condition estimates the condition number of H (dense path; 0 on the
 	// Krylov path). Above ~1e12, v carries fewer than four correct digits.
 	Condition float64
-	Seconds    float64
+	Seconds   float64
 }
 
 // Term returns the dense cotangent B̄_k of one block (Rows×N row-major),

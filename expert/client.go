@@ -19,7 +19,9 @@ type RemoteError struct {
 	Description string
 }
 
-func (e *RemoteError) Error() string { return fmt.Sprintf("expert error %s: %s", e.Code, e.Description) }
+func (e *RemoteError) Error() string {
+	return fmt.Sprintf("expert error %s: %s", e.Code, e.Description)
+}
 
 // Client calls expert services over NATS. It is safe for concurrent use.
 type Client struct {

@@ -164,7 +164,9 @@ func checkIdentical(t *testing.T, url string) {
 	}
 }
 
-func isLost(err error) bool { return err != nil && strings.Contains(err.Error(), expert.ErrCacheMiss.Error()) }
+func isLost(err error) bool {
+	return err != nil && strings.Contains(err.Error(), expert.ErrCacheMiss.Error())
+}
 
 func TestIdenticalEmbedded(t *testing.T) {
 	ns, err := transport.Embedded(0)
