@@ -54,8 +54,8 @@ func (c *Cluster) Close() {
 // embedded server on loopback; it then starts the in-process experts
 // (transport.local_experts, or env.Experts) connected through the server,
 // and waits, up to transport.timeout, until at least one expert answers.
-func Connect(ctx context.Context, cfg *config.Config, env Env) (c *Cluster, err error) {
-	c = &Cluster{URL: cfg.Transport.NATSURL}
+func Connect(ctx context.Context, cfg *config.Config, env Env) (_ *Cluster, err error) {
+	c := &Cluster{URL: cfg.Transport.NATSURL}
 	defer func() {
 		if err != nil {
 			c.Close()

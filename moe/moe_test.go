@@ -181,7 +181,7 @@ func TestGradCheck(t *testing.T) {
 				t.Fatal(err)
 			}
 			r := &Router{Experts: []Expert{NewLocal("a"), NewLocal("b")}}
-			gc, err := CheckGradient(context.Background(), r, l, plans, s.basis, Inputs{Terms: s.terms, Hold: s.hold, Ridge: 1e-8}, mesh.FD2, tc.opt, constraint.BackwardSettings{Hessian: tc.hess}, 3, 1e-8, 1)
+			gc, err := CheckGradient(context.Background(), r, l, plans, s.basis, Inputs{Terms: s.terms, Hold: s.hold, Ridge: 1e-8}, mesh.FD2, tc.opt, constraint.BackwardSettings{Hessian: tc.hess}, 3, 1e-6, 1)
 			if err != nil {
 				t.Fatal(err)
 			}
