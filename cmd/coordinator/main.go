@@ -83,7 +83,7 @@ func run(args []string) error {
 		return printJSON(m)
 	case "gradcheck":
 		dirs := fs.Int("directions", 3, "random directions to check")
-		step := fs.Float64("step", 1e-6, "central-difference step along each direction")
+		step := fs.Float64("step", 1e-7, "central-difference step along each direction")
 		if err := parse(fs, args, cfgPath); err != nil {
 			return err
 		}
