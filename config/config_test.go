@@ -457,9 +457,9 @@ func TestMalformed(t *testing.T) {
 		{"bad ic_bc", withMinimal("experts: {ic_bc: global}"), 6, "experts.ic_bc", `unknown value "global" (want local or replicate)`},
 		{"nan interface tol", withMinimal("experts: {interface_tol: .nan}"), 6, "experts.interface_tol", "must be finite, got NaN"},
 
-		{"bad solver method", withMinimal("solver:", "  method: fast"), 7, "solver.method", `unknown method "fast" (want auto, dense or krylov)`},
+		{"bad solver method", withMinimal("solver:", "  method: fast"), 7, "solver.method", `unknown method "fast" (want auto, dense, krylov)`},
 		{"bad model", withMinimal("solver: {model: bfgs}"), 6, "solver.model", `unknown step model "bfgs"`},
-		{"bad krylov method", withMinimal("solver:", "  krylov:", "    method: gmres"), 8, "solver.krylov.method", `unknown krylov method "gmres" (want cg or lsqr)`},
+		{"bad krylov method", withMinimal("solver:", "  krylov:", "    method: gmres"), 8, "solver.krylov.method", `unknown krylov method "gmres" (want cg, lsqr)`},
 		{"bad backward", withMinimal("solver: {backward: newton}"), 6, "solver.backward", `unknown backward Hessian "newton"`},
 		{"nan tolerance", withMinimal("solver: {tol: .nan}"), 6, "solver.tol", "must be finite, got NaN"},
 		{"negative step tolerance", withMinimal("solver: {step_tol: -1e-9}"), 6, "solver.step_tol", "must be ≥ 0, got -1e-09"},

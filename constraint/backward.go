@@ -32,23 +32,13 @@ const (
 	GaussNewton
 )
 
-var hessianNames = [...]string{"exact", "gauss-newton"}
+func hessianNames() []string { return []string{"exact", "gauss-newton"} }
 
-func (h Hessian) String() string {
-	if int(h) < len(hessianNames) {
-		return hessianNames[h]
-	}
-	return fmt.Sprintf("Hessian(%d)", int(h))
-}
+func (h Hessian) String() string { return enumName(hessianNames(), int(h), "Hessian") }
 
 // ParseHessian maps "exact" or "gauss-newton" to a Hessian.
 func ParseHessian(s string) (Hessian, error) {
-	for i, n := range hessianNames {
-		if s == n {
-			return Hessian(i), nil
-		}
-	}
-	return 0, fmt.Errorf("constraint: unknown backward Hessian %q (want exact or gauss-newton)", s)
+	return parseEnum[Hessian](hessianNames(), s, "backward Hessian")
 }
 
 // BackwardSettings controls Backward.

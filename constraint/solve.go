@@ -28,23 +28,13 @@ const (
 	Krylov
 )
 
-var methodNames = [...]string{"auto", "dense", "krylov"}
+func methodNames() []string { return []string{"auto", "dense", "krylov"} }
 
-func (m Method) String() string {
-	if int(m) < len(methodNames) {
-		return methodNames[m]
-	}
-	return fmt.Sprintf("Method(%d)", int(m))
-}
+func (m Method) String() string { return enumName(methodNames(), int(m), "Method") }
 
 // ParseMethod maps "auto", "dense" or "krylov" to a Method.
 func ParseMethod(s string) (Method, error) {
-	for i, n := range methodNames {
-		if s == n {
-			return Method(i), nil
-		}
-	}
-	return 0, fmt.Errorf("constraint: unknown method %q (want auto, dense or krylov)", s)
+	return parseEnum[Method](methodNames(), s, "method")
 }
 
 // Inner selects the Krylov method of the Krylov path.
@@ -58,23 +48,13 @@ const (
 	LSQR
 )
 
-var innerNames = [...]string{"cg", "lsqr"}
+func innerNames() []string { return []string{"cg", "lsqr"} }
 
-func (m Inner) String() string {
-	if int(m) < len(innerNames) {
-		return innerNames[m]
-	}
-	return fmt.Sprintf("Inner(%d)", int(m))
-}
+func (m Inner) String() string { return enumName(innerNames(), int(m), "Inner") }
 
 // ParseInner maps "cg" or "lsqr" to an Inner.
 func ParseInner(s string) (Inner, error) {
-	for i, n := range innerNames {
-		if s == n {
-			return Inner(i), nil
-		}
-	}
-	return 0, fmt.Errorf("constraint: unknown krylov method %q (want cg or lsqr)", s)
+	return parseEnum[Inner](innerNames(), s, "krylov method")
 }
 
 // Scaling selects the damping matrix of the Levenberg–Marquardt step.
@@ -103,23 +83,13 @@ const (
 	Newton
 )
 
-var modelNames = [...]string{"hybrid", "gauss-newton", "newton"}
+func modelNames() []string { return []string{"hybrid", "gauss-newton", "newton"} }
 
-func (m Model) String() string {
-	if int(m) < len(modelNames) {
-		return modelNames[m]
-	}
-	return fmt.Sprintf("Model(%d)", int(m))
-}
+func (m Model) String() string { return enumName(modelNames(), int(m), "Model") }
 
 // ParseModel maps "hybrid", "gauss-newton" or "newton" to a Model.
 func ParseModel(s string) (Model, error) {
-	for i, n := range modelNames {
-		if s == n {
-			return Model(i), nil
-		}
-	}
-	return 0, fmt.Errorf("constraint: unknown step model %q (want hybrid, gauss-newton or newton)", s)
+	return parseEnum[Model](modelNames(), s, "step model")
 }
 
 // hybridSlow is how many consecutive slow Gauss–Newton steps make Hybrid
@@ -246,26 +216,18 @@ const (
 	LinearSolveFailed
 )
 
-var statusNames = [...]string{"converged-gradient", "converged-step", "converged-cost", "max-iterations", "stalled", "non-finite", "linear-solve-failed"}
-
-func (s Status) String() string {
-	if int(s) < len(statusNames) {
-		return statusNames[s]
-	}
-	return fmt.Sprintf("Status(%d)", int(s))
+func statusNames() []string {
+	return []string{"converged-gradient", "converged-step", "converged-cost", "max-iterations", "stalled", "non-finite", "linear-solve-failed"}
 }
+
+func (s Status) String() string { return enumName(statusNames(), int(s), "Status") }
 
 // Converged reports whether s is one of the converged statuses.
 func (s Status) Converged() bool { return s <= ConvergedCost }
 
 // ParseStatus is the inverse of Status.String.
 func ParseStatus(name string) (Status, error) {
-	for i, n := range statusNames {
-		if n == name {
-			return Status(i), nil
-		}
-	}
-	return 0, fmt.Errorf("constraint: unknown status %q", name)
+	return parseEnum[Status](statusNames(), name, "status")
 }
 
 // Result is the outcome of Solve.

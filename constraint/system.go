@@ -185,62 +185,55 @@ func (s *system) jv(dst, v []float64) {
 	})
 }
 
-// jtv sets dst = Jᵀ y (length N), reducing slab partials in a fixed order.
+// jtv sets dst = Jᵀ y (length N).
 func (s *system) jtv(dst, y []float64, scratch [][]float64) {
 	n := s.n
-	s.parallel(func(sl int) {
-		acc := scratch[sl]
-		clear(acc)
-		lo, hi := s.rowRange(sl)
+	s.reduce(dst, scratch, func(acc []float64, lo, hi int) {
 		for i := lo; i < hi; i++ {
 			if y[i] != 0 {
 				floats.AddScaled(acc, y[i], s.jac[i*n:(i+1)*n])
 			}
 		}
 	})
+}
+
+// reduce runs f on every slab's rows [lo, hi) into that slab's zeroed
+// scratch, then sums the partials into dst in slab order.
+func (s *system) reduce(dst []float64, scratch [][]float64, f func(acc []float64, lo, hi int)) {
+	s.parallel(func(sl int) {
+		acc := scratch[sl][:len(dst)]
+		clear(acc)
+		lo, hi := s.rowRange(sl)
+		f(acc, lo, hi)
+	})
 	clear(dst)
 	for sl := range s.slabs {
-		floats.Add(dst, scratch[sl])
+		floats.Add(dst, scratch[sl][:len(dst)])
 	}
 }
 
 // colNorms sets dst[j] to the squared norm of column j of J.
 func (s *system) colNorms(dst []float64, scratch [][]float64) {
 	n := s.n
-	s.parallel(func(sl int) {
-		acc := scratch[sl]
-		clear(acc)
-		lo, hi := s.rowRange(sl)
+	s.reduce(dst, scratch, func(acc []float64, lo, hi int) {
 		for i := lo; i < hi; i++ {
 			for j, v := range s.jac[i*n : (i+1)*n] {
 				acc[j] += v * v
 			}
 		}
 	})
-	clear(dst)
-	for sl := range s.slabs {
-		floats.Add(dst, scratch[sl])
-	}
 }
 
 // gram sets the upper triangle of dst (N×N) to JᵀJ. Each slab forms its
-// partial product with a symmetric rank-k update; partials are summed in
-// slab order.
+// partial product with a symmetric rank-k update.
 func (s *system) gram(dst []float64, scratch [][]float64) {
 	n := s.n
-	s.parallel(func(sl int) {
-		lo, hi := s.rowRange(sl)
-		c := blas64.Symmetric{Uplo: blas.Upper, N: n, Stride: n, Data: scratch[sl]}
-		clear(c.Data)
+	s.reduce(dst, scratch, func(acc []float64, lo, hi int) {
 		if hi > lo {
 			a := blas64.General{Rows: hi - lo, Cols: n, Stride: n, Data: s.jac[lo*n : hi*n]}
-			blas64.Syrk(blas.Trans, 1, a, 0, c)
+			blas64.Syrk(blas.Trans, 1, a, 0, blas64.Symmetric{Uplo: blas.Upper, N: n, Stride: n, Data: acc})
 		}
 	})
-	clear(dst)
-	for sl := range s.slabs {
-		floats.Add(dst, scratch[sl])
-	}
 }
 
 // newScratch returns one buffer of the given size per slab.

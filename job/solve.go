@@ -54,11 +54,7 @@ type Metrics struct {
 // every expert's last problem as an .npz file.
 func Solve(ctx context.Context, cfg *config.Config, env Env, dump string) (*Metrics, error) {
 	start := time.Now()
-	s, err := NewSetup(cfg)
-	if err != nil {
-		return nil, err
-	}
-	cl, err := Connect(ctx, cfg, env)
+	s, cl, err := prepare(ctx, cfg, env)
 	if err != nil {
 		return nil, err
 	}
@@ -105,6 +101,19 @@ func Solve(ctx context.Context, cfg *config.Config, env Env, dump string) (*Metr
 		return nil, err
 	}
 	return m, nil
+}
+
+// prepare builds the setup and brings up the experts.
+func prepare(ctx context.Context, cfg *config.Config, env Env) (*Setup, *Cluster, error) {
+	s, err := NewSetup(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	cl, err := Connect(ctx, cfg, env)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, cl, nil
 }
 
 func (s *Setup) options() moe.Options {
@@ -180,11 +189,7 @@ func Residual(g mesh.Grid, eq pde.Equation, scheme mesh.Scheme, u []float64) (rm
 // GradCheck runs `coordinator gradcheck`: the implicit backward through the
 // experts against central differences along random directions of the basis.
 func GradCheck(ctx context.Context, cfg *config.Config, env Env, dirs int, step float64) (*moe.GradCheck, error) {
-	s, err := NewSetup(cfg)
-	if err != nil {
-		return nil, err
-	}
-	cl, err := Connect(ctx, cfg, env)
+	s, cl, err := prepare(ctx, cfg, env)
 	if err != nil {
 		return nil, err
 	}
