@@ -1,10 +1,13 @@
 package job
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -98,5 +101,50 @@ func TestConnectErrors(t *testing.T) {
 	cfg.Transport.Timeout = 500e6 // 0.5 s
 	if _, err := Connect(context.Background(), cfg, Env{NATSURL: "nats://127.0.0.1:1", Experts: 0, Log: zerolog.Nop()}); err == nil {
 		t.Fatal("unreachable server: no error")
+	}
+}
+
+// gen writes the same bytes whatever the core count, and an interrupted run
+// writes nothing.
+func TestGenDeterministic(t *testing.T) {
+	cases := map[string]string{"heat": smallHeat}
+	if extra := genCases(); extra != nil {
+		for k, v := range extra {
+			cases[k] = v
+		}
+	}
+	for name, text := range cases {
+		t.Run(name, func(t *testing.T) {
+			cfg, err := config.Parse([]byte(text), name+".yaml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			var files [2][]byte
+			for i, procs := range []int{1, 2} {
+				prev := runtime.GOMAXPROCS(procs)
+				path := filepath.Join(dir, fmt.Sprintf("d%d.npz", procs))
+				err := Gen(context.Background(), cfg, []byte(text), path, 3, 7, nil)
+				runtime.GOMAXPROCS(prev)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if files[i], err = os.ReadFile(path); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !bytes.Equal(files[0], files[1]) {
+				t.Fatal("datasets differ between 1 and 2 cores")
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			path := filepath.Join(dir, "cancelled.npz")
+			if err := Gen(ctx, cfg, []byte(text), path, 3, 7, nil); err == nil {
+				t.Fatal("cancelled gen: no error")
+			}
+			if _, err := os.Stat(path); !os.IsNotExist(err) {
+				t.Fatalf("cancelled gen left %s", path)
+			}
+		})
 	}
 }

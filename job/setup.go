@@ -12,6 +12,7 @@ import (
 	"github.com/hcmoe/hcmoe/config"
 	"github.com/hcmoe/hcmoe/mesh"
 	"github.com/hcmoe/hcmoe/moe"
+	"github.com/hcmoe/hcmoe/npz"
 	"github.com/hcmoe/hcmoe/pde"
 )
 
@@ -61,6 +62,9 @@ func NewSetup(cfg *config.Config) (*Setup, error) {
 	case "random-features":
 		s.N = b.Features
 		s.Basis, err = basis.RandomFeatures(s.Grid, b.Features, b.Scale, b.Seed)
+	case "pod":
+		s.N = b.N
+		s.Basis, err = basis.POD(s.Grid, b.Data, b.N, npz.Limits{})
 	default:
 		err = fmt.Errorf("basis.kind: %s is not implemented yet", b.Kind)
 	}

@@ -2,12 +2,13 @@
 //
 //	coordinator solve     -config F [-out DIR] [-nats URL] [-experts N] [-dump-problems DIR] [-listen PORT] [-min-experts K]
 //	coordinator gradcheck -config F [-nats URL] [-experts N] [-directions K] [-step H]
+//	coordinator gen       -config F -out FILE.npz [-n COUNT] [-seed S]
 //
 // With no NATS URL (flag or transport.nats_url) it starts an embedded NATS
 // server on loopback and transport.local_experts in-process experts behind
 // it, so one command runs on a bare machine. With -nats URL -experts 0 it
-// uses the external server and its experts. gen, train and eval are not
-// built yet.
+// uses the external server and its experts. train and eval are not built
+// yet.
 package main
 
 import (
@@ -32,7 +33,8 @@ const usage = `usage: coordinator COMMAND [flags]
 commands:
   solve      solve one instance with an analytic basis; writes metrics.json, solution.npz, PNGs
   gradcheck  check the implicit backward through the experts against finite differences
-  gen, train, eval   not built yet
+  gen        write a dataset of reference solutions (.npz)
+  train, eval   not built yet
 
 run "coordinator COMMAND -h" for the flags of a command`
 
@@ -96,7 +98,34 @@ func run(args []string) error {
 			return err
 		}
 		return printJSON(gc)
-	case "gen", "train", "eval":
+	case "gen":
+		out := fs.String("out", "", "dataset file to write (.npz; required)")
+		n := fs.Int("n", 16, "number of instances")
+		seed := fs.Uint64("seed", 0, "seed of the instance draws (default: the config's seed)")
+		if err := parse(fs, args, cfgPath); err != nil {
+			return err
+		}
+		if *out == "" {
+			return errors.New("gen: -out FILE.npz is required")
+		}
+		text, err := os.ReadFile(*cfgPath)
+		if err != nil {
+			return err
+		}
+		cfg, err := config.Parse(text, *cfgPath)
+		if err != nil {
+			return err
+		}
+		s := cfg.Seed
+		if *seed != 0 {
+			s = *seed
+		}
+		start := time.Now()
+		if err := job.Gen(ctx, cfg, text, *out, *n, s, job.ProgressWriter()); err != nil {
+			return err
+		}
+		return printJSON(map[string]any{"out": *out, "instances": *n, "seed": s, "seconds": time.Since(start).Seconds()})
+	case "train", "eval":
 		return fmt.Errorf("%s: not built yet", cmd)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprintln(os.Stderr, usage)
