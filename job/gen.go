@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math"
 	"math/rand/v2"
 	"os"
 	"runtime"
@@ -14,6 +13,7 @@ import (
 	"github.com/hcmoe/hcmoe/config"
 	"github.com/hcmoe/hcmoe/mesh"
 	"github.com/hcmoe/hcmoe/npz"
+	"github.com/hcmoe/hcmoe/pde/reference"
 )
 
 // Version is written into datasets and results.
@@ -175,20 +175,9 @@ func instanceSolver(cfg *config.Config, g mesh.Grid) ([]string, string, instance
 		a, k := cfg.PDE.IC.Amplitude, cfg.PDE.IC.K
 		return []string{"kappa", "amplitude", "k"}, "exact: A exp(−κk²π²t) sin(kπx)",
 			func(context.Context, int, *rand.Rand) (instance, error) {
-				return instance{u: heatExact(t, x, p["kappa"], a, k), params: []float64{p["kappa"], a, k}}, nil
+				return instance{u: reference.Heat(t, x, p["kappa"], a, k), params: []float64{p["kappa"], a, k}}, nil
 			}, nil
 	default:
 		return referenceSolver(cfg, g, p)
 	}
-}
-
-func heatExact(t, x []float64, kappa, a, k float64) []float64 {
-	u := make([]float64, len(t)*len(x))
-	for i, tt := range t {
-		e := a * math.Exp(-kappa*k*k*math.Pi*math.Pi*tt)
-		for j, xx := range x {
-			u[i*len(x)+j] = e * math.Sin(k*math.Pi*xx)
-		}
-	}
-	return u
 }

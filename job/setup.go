@@ -5,6 +5,7 @@
 package job
 
 import (
+	"context"
 	"fmt"
 	"math"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/hcmoe/hcmoe/moe"
 	"github.com/hcmoe/hcmoe/npz"
 	"github.com/hcmoe/hcmoe/pde"
+	"github.com/hcmoe/hcmoe/pde/reference"
 )
 
 // Setup is everything a solve needs, built from a config.
@@ -102,27 +104,37 @@ func (s *Setup) Inputs() moe.Inputs {
 	return moe.Inputs{Terms: s.Terms, Hold: s.Hold, Ridge: s.Cfg.Solver.Ridge}
 }
 
-// initialAndReference returns the initial value held constant in time and,
-// where a closed form exists, the exact solution on the grid.
+// initialAndReference returns the initial value held constant in time and
+// the reference solution on the grid: exact for heat, Cole–Hopf for Burgers,
+// the finite-volume solver for diffusion-sorption; nil where none exists.
 func initialAndReference(cfg *config.Config, g mesh.Grid) (hold, ref []float64, err error) {
+	if g.Dims() != 2 {
+		return nil, nil, fmt.Errorf("mesh: %s needs a (t, x) grid", cfg.PDE.Name)
+	}
+	eq, err := cfg.Equation()
+	if err != nil {
+		return nil, nil, err
+	}
+	p := eq.Params()
+	t, x := g.Axes[0].Points(), g.Axes[1].Points()
 	ic := cfg.PDE.IC
 	var u0 func(x float64) float64
-	var exact func(t, x float64) float64
 	switch cfg.PDE.Name {
 	case "heat":
 		a, k := ic.Amplitude, ic.K
-		kappa := cfg.PDE.Params["kappa"]
-		if eq, e := cfg.Equation(); e == nil {
-			kappa = eq.Params()["kappa"]
-		}
 		u0 = func(x float64) float64 { return a * math.Sin(k*math.Pi*x) }
 		// A e^{−κk²π²t} sin(kπx) solves the problem on x ∈ [0, 1] (zero at
 		// both ends for integer k).
-		if x := g.Axes[1]; x.Min == 0 && x.Max == 1 && k == math.Trunc(k) {
-			exact = func(t, x float64) float64 { return a * math.Exp(-kappa*k*k*math.Pi*math.Pi*t) * math.Sin(k*math.Pi*x) }
+		if ax := g.Axes[1]; ax.Min == 0 && ax.Max == 1 && k == math.Trunc(k) {
+			ref = reference.Heat(t, x, p["kappa"], a, k)
 		}
 	case "burgers":
 		u0 = func(x float64) float64 { return -math.Sin(math.Pi * x) }
+		if ax := g.Axes[1]; ax.Min == -1 && ax.Max == 1 {
+			if ref, err = reference.Burgers(t, x, p["nu"]); err != nil {
+				return nil, nil, err
+			}
+		}
 	case "allen-cahn":
 		u0 = func(x float64) float64 { return math.Sin(math.Pi * x) }
 	case "diffusion-sorption":
@@ -131,23 +143,21 @@ func initialAndReference(cfg *config.Config, g mesh.Grid) (hold, ref []float64, 
 			return nil, nil, err
 		}
 		u0 = func(float64) float64 { return c }
+		// The reference lives on PDEBench's cell centres; on other grids
+		// there is none.
+		if opts, err := sorptionOptions(g, p); err == nil {
+			if ref, _, _, _, err = reference.DiffusionSorption(context.Background(), c, opts); err != nil {
+				return nil, nil, err
+			}
+		}
 	default:
 		return nil, nil, fmt.Errorf("pde.name: no initial value for %q", cfg.PDE.Name)
 	}
-	if g.Dims() != 2 {
-		return nil, nil, fmt.Errorf("mesh: %s needs a (t, x) grid", cfg.PDE.Name)
-	}
 	hold = make([]float64, g.Size())
-	if exact != nil {
-		ref = make([]float64, g.Size())
-	}
-	idx := make([]int, 2)
-	for p := range hold {
-		g.Coords(p, idx)
-		t, x := g.Axes[0].Point(idx[0]), g.Axes[1].Point(idx[1])
-		hold[p] = u0(x)
-		if exact != nil {
-			ref[p] = exact(t, x)
+	nx := len(x)
+	for i := range t {
+		for j, xx := range x {
+			hold[i*nx+j] = u0(xx)
 		}
 	}
 	return hold, ref, nil
