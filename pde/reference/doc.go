@@ -1,0 +1,2 @@
+// Package reference solves the PDEs of package pde classically, for ground truth and datasets.
+package reference
