@@ -41,7 +41,7 @@ func main() {
 	}
 	defer os.RemoveAll(dir)
 
-	base, err := config.Parse(text, *cfgPath)
+	base, err := config.Load(*cfgPath)
 	if err != nil {
 		log.Fatal(err)
 	}
