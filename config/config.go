@@ -51,6 +51,9 @@ type IC struct {
 	// C is diffusion-sorption's constant u0. Nil means unset: data
 	// generation then draws one per instance.
 	C *float64 `yaml:"c,omitempty"`
+	// LengthScale of the periodic kernel of a grf initial vorticity
+	// (navier-stokes-2d); default 0.8, the paper's.
+	LengthScale float64 `yaml:"length_scale,omitempty"`
 }
 
 // Mesh holds the grid axes in the order t, x, y.

@@ -417,7 +417,9 @@ func TestMalformed(t *testing.T) {
 		{"negative seed", withMinimal("seed: -1"), 6, "seed", "must be ≥ 0, got -1"},
 
 		{"unknown pde", doc("pde:", "  name: wave", "mesh: {}"), 2, "pde.name", `unknown equation "wave" (known: allen-cahn, burgers, diffusion-sorption, heat, navier-stokes-2d)`},
-		{"navier-stokes-2d", doc("pde:", "  name: navier-stokes-2d", "mesh: {}"), 2, "pde.name", "navier-stokes-2d is not implemented yet"},
+		{"grf length scale", doc("pde:", "  name: navier-stokes-2d", "  ic: {kind: grf, length_scale: 0}", "mesh:",
+			"  t: {min: 0, max: 1, n: 5}", "  x: {min: 0, max: 1, n: 8, periodic: true}", "  y: {min: 0, max: 1, n: 8, periodic: true}",
+			"basis: {kind: chebyshev, degrees: [2, 2, 2]}"), 3, "pde.ic.length_scale", "must be positive"},
 		{"unknown pde param", doc("pde:", "  name: heat", "  params:", "    kappa2: 1", "mesh:", "  t: {min: 0, max: 1, n: 11}", "  x: {min: 0, max: 1, n: 33}", "basis: {degrees: [4, 8]}"),
 			4, "pde.params.kappa2", "unknown parameter of heat (known: kappa)"},
 		{"bad pde param value", doc("pde:", "  name: burgers", "  params:", "    nu: -0.1", "mesh:", "  t: {min: 0, max: 1, n: 11}", "  x: {min: 0, max: 1, n: 33}", "basis: {degrees: [4, 8]}"),

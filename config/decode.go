@@ -189,6 +189,9 @@ func (d *decoder) ic(c *Config) decodeFunc {
 				fields = append(fields, field{key: key, decode: d.float(&ic.K)})
 			case "c":
 				fields = append(fields, field{key: key, decode: d.floatPtr(&ic.C)})
+			case "length_scale":
+				ic.LengthScale = 0.8
+				fields = append(fields, field{key: key, decode: d.float(&ic.LengthScale)})
 			}
 		}
 		if n == nil {
@@ -196,7 +199,7 @@ func (d *decoder) ic(c *Config) decodeFunc {
 		}
 		misplaced := func(key string) error {
 			switch key {
-			case "amplitude", "k", "c":
+			case "amplitude", "k", "c", "length_scale":
 				return fmt.Errorf("not valid for the %s initial condition %q (valid: %s)", eq, ic.Kind, fieldNames(fields))
 			}
 			return nil

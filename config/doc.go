@@ -20,7 +20,7 @@
 //
 //	key                     default           meaning
 //	seed                    1                 seed of every random choice of the run (sampling, features)
-//	pde.name                required          heat, burgers, diffusion-sorption, allen-cahn (navier-stokes-2d: not implemented yet)
+//	pde.name                required          heat, burgers, diffusion-sorption, allen-cahn, navier-stokes-2d (gen only)
 //	pde.params.<name>       the equation's    equation parameters; see package pde (heat: kappa 0.1;
 //	                                          burgers: nu 0.01/π; allen-cahn: epsilon 0.1;
 //	                                          diffusion-sorption: D, porosity, rho_s, k_f, n_f, eps)

@@ -38,20 +38,11 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// pdeNotImplemented lists the equations of the schema that package pde does
-// not provide yet, so that they are reported as such rather than as unknown.
-func pdeNotImplemented(name string) bool { return name == "navier-stokes-2d" }
-
 // checkPDEName reports whether name is an equation that can be built.
 func checkPDEName(name string) error {
-	if pdeNotImplemented(name) {
-		return fmt.Errorf("%s is not implemented yet", name)
-	}
 	reg := pde.Default()
 	if _, ok := reg.Spec(name); !ok {
-		known := append(reg.Names(), "navier-stokes-2d")
-		slices.Sort(known)
-		return fmt.Errorf("unknown equation %q (known: %s)", name, strings.Join(known, ", "))
+		return fmt.Errorf("unknown equation %q (known: %s)", name, strings.Join(reg.Names(), ", "))
 	}
 	return nil
 }
@@ -72,6 +63,8 @@ func icKinds(eq string) []icKind {
 		return []icKind{{"sine", nil}}
 	case "diffusion-sorption":
 		return []icKind{{"constant", []string{"c"}}}
+	case "navier-stokes-2d":
+		return []icKind{{"grf", []string{"length_scale"}}, {"taylor-green", []string{"k"}}}
 	}
 	return nil
 }
@@ -144,10 +137,16 @@ func (c *Config) validatePDE() (pde.Equation, error) {
 	for _, f := range []struct {
 		key string
 		v   float64
-	}{{"amplitude", p.IC.Amplitude}, {"k", p.IC.K}} {
+	}{{"amplitude", p.IC.Amplitude}, {"k", p.IC.K}, {"length_scale", p.IC.LengthScale}} {
 		if err := finite(f.v); err != nil {
 			return nil, c.src.wrap("pde.ic."+f.key, err)
 		}
+	}
+	if p.IC.Kind == "grf" && !(p.IC.LengthScale > 0) {
+		return nil, c.src.errorf("pde.ic.length_scale", "must be positive, got %v", p.IC.LengthScale)
+	}
+	if p.IC.Kind == "taylor-green" && (p.IC.K < 1 || p.IC.K != math.Trunc(p.IC.K)) {
+		return nil, c.src.errorf("pde.ic.k", "must be a positive integer wavenumber, got %v", p.IC.K)
 	}
 	if p.IC.C != nil {
 		if err := finite(*p.IC.C); err != nil {

@@ -40,6 +40,8 @@ func referenceSolver(cfg *config.Config, g mesh.Grid, p map[string]float64) ([]s
 				u, _, _, _, err := reference.DiffusionSorption(ctx, c, opts)
 				return instance{u: u, params: []float64{c, p["D"], p["porosity"], p["rho_s"], p["k_f"], p["n_f"]}}, err
 			}, nil
+	case "navier-stokes-2d":
+		return navierStokesSolver(cfg, g, p)
 	}
 	return nil, "", nil, fmt.Errorf("gen: no reference solver for %s", cfg.PDE.Name)
 }
@@ -59,4 +61,37 @@ func sorptionOptions(g mesh.Grid, p map[string]float64) (reference.SorptionOptio
 	}
 	ds := pde.DiffusionSorption{D: p["D"], Porosity: p["porosity"], RhoS: p["rho_s"], Kf: p["k_f"], Nf: p["n_f"], Eps: p["eps"]}
 	return reference.SorptionOptions{Cells: n, T: tx.Max, Snapshots: tx.N, Params: ds}, nil
+}
+
+// navierStokesSolver solves vorticity trajectories on the periodic unit
+// square from a Gaussian random field (one per instance) or a Taylor–Green
+// vortex.
+func navierStokesSolver(cfg *config.Config, g mesh.Grid, p map[string]float64) ([]string, string, instanceFunc, error) {
+	tx, xx, yy := g.Axes[0], g.Axes[1], g.Axes[2]
+	n := xx.N
+	for _, ax := range []mesh.Axis{xx, yy} {
+		if !ax.Periodic || ax.Min != 0 || ax.Max != 1 || ax.N != n {
+			return nil, "", nil, fmt.Errorf("mesh: navier-stokes-2d needs x and y periodic on [0, 1) with equal n (got x %+v, y %+v)", xx, yy)
+		}
+	}
+	if tx.Min != 0 {
+		return nil, "", nil, fmt.Errorf("mesh.t: navier-stokes-2d trajectories start at t = 0 (got %g)", tx.Min)
+	}
+	opts := reference.NSOptions{Nu: p["nu"], T: tx.Max, Snapshots: tx.N}
+	ic := cfg.PDE.IC
+	solver := "pseudo-spectral, Crank–Nicolson + Heun, 2/3 dealiasing"
+	switch ic.Kind {
+	case "taylor-green":
+		k := int(ic.K)
+		return []string{"nu", "k"}, solver, func(ctx context.Context, _ int, _ *rand.Rand) (instance, error) {
+			u, err := reference.NavierStokes(ctx, reference.TaylorGreen(n, k), n, opts)
+			return instance{u: u, params: []float64{p["nu"], float64(k)}}, err
+		}, nil
+	default: // grf
+		ls := ic.LengthScale
+		return []string{"nu", "length_scale"}, solver, func(ctx context.Context, _ int, rng *rand.Rand) (instance, error) {
+			u, err := reference.NavierStokes(ctx, reference.GRF(n, ls, rng), n, opts)
+			return instance{u: u, params: []float64{p["nu"], ls}}, err
+		}, nil
+	}
 }

@@ -116,3 +116,37 @@ func diffusionSorptionSpec() Spec {
 		},
 	}
 }
+
+// periodic2D is an equation on the periodic unit square: no boundary rows.
+type periodic2D struct {
+	name     string
+	params   map[string]float64
+	interior Residual
+}
+
+func (e *periodic2D) Name() string { return e.name }
+func (e *periodic2D) Params() map[string]float64 {
+	p := make(map[string]float64, len(e.params))
+	for k, v := range e.params {
+		p[k] = v
+	}
+	return p
+}
+func (e *periodic2D) SpaceDims() int                       { return 2 }
+func (e *periodic2D) Interior() Residual                   { return e.interior }
+func (e *periodic2D) Initial() Residual                    { return Data{} }
+func (e *periodic2D) Boundary(int, Side) (Condition, bool) { return Condition{}, false }
+
+func navierStokesSpec() Spec {
+	return Spec{
+		Name:   "navier-stokes-2d",
+		Doc:    "vorticity form ω_t + u·∇ω = ν Δω on the periodic unit square; u holds the vorticity",
+		Params: []Param{{Name: "nu", Default: 1e-4, Doc: "viscosity ν (the paper's Re = 1e4)"}},
+		New: func(p map[string]float64) (Equation, error) {
+			if err := positive("navier-stokes-2d", p, "nu"); err != nil {
+				return nil, err
+			}
+			return &periodic2D{name: "navier-stokes-2d", params: p, interior: NavierStokes2D{Nu: p["nu"]}}, nil
+		},
+	}
+}

@@ -31,6 +31,11 @@ const (
 	TermUXX Term = "u_xx"
 	TermUY  Term = "u_y"
 	TermUYY Term = "u_yy"
+	// TermVelX and TermVelY are the velocity components recovered from a
+	// vorticity field u = ω (through the stream function, −Δψ = ω,
+	// velocity ∇^⊥ψ): nonlocal terms, computed spectrally.
+	TermVelX Term = "vel_x"
+	TermVelY Term = "vel_y"
 )
 
 // Residual is a pointwise residual function ρ(z; aux) of K term values.
@@ -194,11 +199,11 @@ func fillParams(owner string, spec []Param, given map[string]float64) (map[strin
 	return full, nil
 }
 
-// Default returns a registry holding heat, burgers, allen-cahn and
-// diffusion-sorption.
+// Default returns a registry holding heat, burgers, allen-cahn,
+// diffusion-sorption and navier-stokes-2d.
 func Default() *Registry {
 	var r Registry
-	for _, s := range []Spec{heatSpec(), burgersSpec(), allenCahnSpec(), diffusionSorptionSpec()} {
+	for _, s := range []Spec{heatSpec(), burgersSpec(), allenCahnSpec(), diffusionSorptionSpec(), navierStokesSpec()} {
 		if err := r.Register(s); err != nil {
 			panic(err) // the built-in names are distinct
 		}

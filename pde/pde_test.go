@@ -57,6 +57,10 @@ func TestResidualDerivatives(t *testing.T) {
 			return hd.Add(hd.Sub(hd.Sub(z[1], hd.Scale(0.04, z[2])), u), hd.Mul(u, hd.Mul(u, u)))
 		}, -2, 2},
 		{"diffusion-sorption u>0", ds, hdDS(ds), 1e-3, 1.5},
+		{"navier-stokes-2d", NavierStokes2D{Nu: 0.01}, func(z []hd.Number, _ []float64) hd.Number {
+			adv := hd.Add(hd.Mul(z[0], z[3]), hd.Mul(z[1], z[4]))
+			return hd.Sub(hd.Add(z[2], adv), hd.Scale(0.01, hd.Add(z[5], z[6])))
+		}, -2, 2},
 		{"diffusion-sorption wide floor", dsWide, hdDS(dsWide), -0.5, 0.5},
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -139,7 +143,7 @@ func TestDiffusionSorptionFiniteForNonPositive(t *testing.T) {
 
 func TestRegistry(t *testing.T) {
 	reg := Default()
-	if got, want := strings.Join(reg.Names(), ","), "allen-cahn,burgers,diffusion-sorption,heat"; got != want {
+	if got, want := strings.Join(reg.Names(), ","), "allen-cahn,burgers,diffusion-sorption,heat,navier-stokes-2d"; got != want {
 		t.Fatalf("names %q, want %q", got, want)
 	}
 	eq, err := reg.New("diffusion-sorption", map[string]float64{"D": 1e-3})

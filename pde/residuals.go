@@ -230,3 +230,28 @@ func (d DiffusionSorption) Eval(z, _, grad, hess []float64) float64 {
 	}
 	return ut - d.D*h*uxx
 }
+
+// NavierStokes2D is the vorticity-form interior residual
+// ω_t + a ω_x + b ω_y − ν(ω_xx + ω_yy), where u holds the vorticity ω and
+// (a, b) = (vel_x, vel_y) is the velocity it induces.
+type NavierStokes2D struct{ Nu float64 }
+
+func (NavierStokes2D) Name() string { return "navier-stokes-2d" }
+func (NavierStokes2D) Terms() []Term {
+	return []Term{TermVelX, TermVelY, TermUT, TermUX, TermUY, TermUXX, TermUYY}
+}
+func (NavierStokes2D) NumAux() int                  { return 0 }
+func (n NavierStokes2D) Params() map[string]float64 { return map[string]float64{"nu": n.Nu} }
+
+func (n NavierStokes2D) Eval(z, _, grad, hess []float64) float64 {
+	a, b, wt, wx, wy, wxx, wyy := z[0], z[1], z[2], z[3], z[4], z[5], z[6]
+	if grad != nil {
+		grad[0], grad[1], grad[2], grad[3], grad[4], grad[5], grad[6] = wx, wy, 1, a, b, -n.Nu, -n.Nu
+	}
+	if hess != nil {
+		clear(hess[:49])
+		hess[0*7+3], hess[3*7+0] = 1, 1
+		hess[1*7+4], hess[4*7+1] = 1, 1
+	}
+	return wt + a*wx + b*wy - n.Nu*(wxx+wyy)
+}

@@ -151,7 +151,7 @@ type burgersEval struct {
 // The integrand exp(E(η) − S) is entire, so Gauss–Legendre converges
 // exponentially on panels over which E changes by O(1) in curvature. The
 // panels come from a scan grid of spacing h = √(2/B), where
-// B = π²/(2πν) + 2/(4νt) bounds |E''|: on such a panel E exceeds the larger
+// B = π²/(2πν) + 2/(4νt) bounds |E”|: on such a panel E exceeds the larger
 // of its end values by at most B·h²/8 = 1/4. That gives, without any
 // search, (i) a shift S (the largest grid value) within 1/4 of the true
 // maximum, so exp(E − S) ≤ e^{1/4} never overflows and the peak never
