@@ -67,8 +67,8 @@ type burgersQuadrature struct {
 	maxDepth int
 }
 
-// epsilon is the float64 machine epsilon, 2⁻⁵².
-const epsilon = 0x1p-52
+// burgersEpsilon is the float64 machine epsilon, 2⁻⁵².
+const burgersEpsilon = 0x1p-52
 
 func defaultBurgersQuadrature() burgersQuadrature {
 	return burgersQuadrature{order: 16, rtol: 1e-13, cut: 50, maxDepth: 40}
@@ -180,7 +180,7 @@ func (ev *burgersEval) at(x, t float64) (float64, error) {
 	ev.shift = math.Inf(-1)
 	for j := range e {
 		e[j] = ev.exponent(-l + float64(j)*h)
-		ev.shift = math.Max(ev.shift, e[j])
+		ev.shift = max(ev.shift, e[j])
 	}
 
 	// First pass: one rule per kept panel, for the scale of the
@@ -189,7 +189,7 @@ func (ev *burgersEval) at(x, t float64) (float64, error) {
 	var kept int
 	var denScale float64
 	for j := range n {
-		if math.Max(e[j], e[j+1]) < floor {
+		if max(e[j], e[j+1]) < floor {
 			continue
 		}
 		kept++
@@ -202,7 +202,7 @@ func (ev *burgersEval) at(x, t float64) (float64, error) {
 	tol := q.rtol * denScale / float64(kept)
 	var num, den float64
 	for j := range n {
-		if math.Max(e[j], e[j+1]) < floor {
+		if max(e[j], e[j+1]) < floor {
 			continue
 		}
 		lo, hi := -l+float64(j)*h, -l+float64(j+1)*h
@@ -249,7 +249,7 @@ func (ev *burgersEval) adapt(lo, hi, num, den, tol float64, depth int) (float64,
 	ln, ld := ev.rule(lo, mid)
 	rn, rd := ev.rule(mid, hi)
 	sn, sd := ln+rn, ld+rd
-	noise := 4 * (2*ev.a + ev.q.cut + 1) * epsilon * sd
+	noise := 4 * (2*ev.a + ev.q.cut + 1) * burgersEpsilon * sd
 	if d := math.Abs(sn-num) + math.Abs(sd-den); d <= tol || d <= noise {
 		return sn, sd, true
 	}
