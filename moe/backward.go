@@ -20,7 +20,11 @@ import (
 // the rows' grid points and pulled back through the term operators' adjoints.
 // With Schwarz coupling only the last sweep is differentiated: the interface
 // data it imposed is treated as given, not as a function of the basis.
-func Backward(ctx context.Context, r *Router, plans []Plan, basis []float64, in Inputs, out *Outcome, ubar []float64, s constraint.BackwardSettings) ([]float64, error) {
+//
+// skip, when not nil, names experts whose implicit part is left out (for
+// example because their forward did not converge): their coefficients are
+// then treated as constants and only the direct part reaches the basis.
+func Backward(ctx context.Context, r *Router, plans []Plan, basis []float64, in Inputs, out *Outcome, ubar []float64, s constraint.BackwardSettings, skip func(k int) bool) ([]float64, error) {
 	t := in.Terms
 	n := t.N
 	g := t.Grid
@@ -28,7 +32,9 @@ func Backward(ctx context.Context, r *Router, plans []Plan, basis []float64, in 
 		return nil, fmt.Errorf("moe: backward: cotangent has %d values and basis %d, want %d grid points × N=%d", len(ubar), len(basis), g.Size(), n)
 	}
 	bbar := make([]float64, len(basis))
-	reqs := make([]*transport.BackwardRequest, len(plans))
+	var reqs []*transport.BackwardRequest
+	var fwd []Forward
+	var which []int
 	for k, pl := range plans {
 		w := out.Omegas[k]
 		wbar := make([]float64, n)
@@ -43,14 +49,20 @@ func Backward(ctx context.Context, r *Router, plans []Plan, basis []float64, in 
 				wbar[j] += ubar[p] * row[j]
 			}
 		}
-		reqs[k] = &transport.BackwardRequest{Key: out.Forwards[k].Request.Key, OmegaBar: wbar, Settings: s}
+		if skip != nil && skip(k) {
+			continue
+		}
+		reqs = append(reqs, &transport.BackwardRequest{Key: out.Forwards[k].Request.Key, OmegaBar: wbar, Settings: s})
+		fwd = append(fwd, out.Forwards[k])
+		which = append(which, k)
 	}
-	reps, err := r.BackwardAll(ctx, out.Forwards, reqs)
+	reps, err := r.BackwardAll(ctx, fwd, reqs)
 	if err != nil {
 		return nil, err
 	}
 	fbar := make(map[pde.Term][]float64)
-	for k, rep := range reps {
+	for i, rep := range reps {
+		k := which[i]
 		cot := &rep.Cotangents
 		prob := out.Forwards[k].Request.Problem
 		if len(cot.Blocks) != len(prob.Blocks) {

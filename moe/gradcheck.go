@@ -114,7 +114,7 @@ func CheckGradient(ctx context.Context, r *Router, l *Layout, plans []Plan, basi
 	for i := range ubar {
 		ubar[i] = out.U[i] - y[i]
 	}
-	bbar, err := Backward(ctx, r, plans, basis, in, out, ubar, bs)
+	bbar, err := Backward(ctx, r, plans, basis, in, out, ubar, bs, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -239,7 +239,7 @@ func TestRouterRetriesAndResend(t *testing.T) {
 	for i := range ubar {
 		ubar[i] = out.U[i]
 	}
-	if _, err := Backward(context.Background(), r, plans, s.basis, in, out, ubar, constraint.BackwardSettings{}); err != nil {
+	if _, err := Backward(context.Background(), r, plans, s.basis, in, out, ubar, constraint.BackwardSettings{}, nil); err != nil {
 		t.Fatalf("backward after the forward state was lost: %v", err)
 	}
 
