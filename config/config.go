@@ -26,6 +26,7 @@ type Config struct {
 	Derivatives string    `yaml:"derivatives"`
 	Transport   Transport `yaml:"transport"`
 	Output      Output    `yaml:"output"`
+	Train       Train     `yaml:"train"`
 
 	// src locates keys for messages of errors found after parsing. It is
 	// nil for a Config built in code, whose errors then carry no line.
@@ -134,6 +135,37 @@ type Transport struct {
 	MaxPayload int64 `yaml:"max_payload,omitempty"`
 }
 
+// Train configures `coordinator train` and `eval`.
+type Train struct {
+	Mode            string  `yaml:"mode"`      // hard (PI-HC, PI-HC-MoE) or soft (PI-SC)
+	Network         Network `yaml:"network"`   // the basis network
+	Data            string  `yaml:"data"`      // training set written by gen
+	Test            string  `yaml:"test"`      // test set for eval
+	Steps           int     `yaml:"steps"`     // optimizer steps
+	Batch           int     `yaml:"batch"`     // instances per step
+	Optimizer       string  `yaml:"optimizer"` // adam, adamw or lion
+	LR              float64 `yaml:"lr"`
+	Schedule        string  `yaml:"schedule"` // constant, step, exponential or linear
+	DecayEvery      int     `yaml:"decay_every"`
+	DecayFactor     float64 `yaml:"decay_factor"`
+	FinalLR         float64 `yaml:"final_lr"` // floor of step, end of exponential and linear
+	Warmup          int     `yaml:"warmup"`
+	Clip            float64 `yaml:"clip"` // global gradient norm; 0 turns clipping off
+	WeightDecay     float64 `yaml:"weight_decay"`
+	CheckpointEvery int     `yaml:"checkpoint_every"`
+	Unconverged     string  `yaml:"unconverged"` // skip or fail
+}
+
+// Network configures the basis network.
+type Network struct {
+	Kind       string `yaml:"kind"`   // mlp or fno
+	Hidden     []int  `yaml:"hidden"` // mlp: widths of the hidden layers
+	Width      int    `yaml:"width"`  // fno
+	Layers     int    `yaml:"layers"` // fno: Fourier layers
+	Modes      []int  `yaml:"modes"`  // fno: kept frequencies per axis
+	Projection int    `yaml:"projection"`
+}
+
 // Output says where results are written.
 type Output struct {
 	Dir string `yaml:"dir"`
@@ -229,6 +261,11 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
+	for _, f := range []*string{&c.Train.Data, &c.Train.Test} {
+		if *f != "" && !filepath.IsAbs(*f) {
+			*f = filepath.Join(filepath.Dir(path), *f)
+		}
+	}
 	if c.Basis.Data != "" && !filepath.IsAbs(c.Basis.Data) {
 		c.Basis.Data = filepath.Join(filepath.Dir(path), c.Basis.Data)
 	}
@@ -285,6 +322,21 @@ func defaults() *Config {
 			Retries:     3,
 		},
 		Output: Output{Dir: "out"},
+		Train: Train{
+			Mode:            "hard",
+			Network:         Network{Kind: "mlp", Hidden: []int{32, 32}, Width: 32, Layers: 4, Modes: []int{8, 8}, Projection: 64},
+			Steps:           100,
+			Batch:           1,
+			Optimizer:       "adam",
+			LR:              1e-3,
+			Schedule:        "step",
+			DecayEvery:      800,
+			DecayFactor:     0.5,
+			FinalLR:         1e-4,
+			Clip:            1,
+			CheckpointEvery: 50,
+			Unconverged:     "skip",
+		},
 	}
 }
 

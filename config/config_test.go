@@ -88,6 +88,7 @@ func TestMinimalDefaults(t *testing.T) {
 			Retries:      3,
 		},
 		Output: Output{Dir: "out"},
+		Train:  defaults().Train,
 	}
 	c.src = nil
 	if !reflect.DeepEqual(c, want) {
@@ -184,6 +185,7 @@ func TestFullConfig(t *testing.T) {
 			Timeout: 90 * time.Second, Retries: 5, MaxPayload: 8 << 20,
 		},
 		Output: Output{Dir: "results/heat"},
+		Train:  defaults().Train,
 	}
 	got := *c
 	got.src = nil
@@ -381,7 +383,7 @@ func TestMalformed(t *testing.T) {
 		{"two documents", doc(minimal...) + "---\nseed: 2\n", 6, "", "more than one YAML document"},
 
 		{"unknown top-level key", withMinimal("seeds: 3"), 6, "seeds",
-			"unknown key (known: seed, pde, mesh, experts, solver, basis, derivatives, transport, output)"},
+			"unknown key (known: seed, pde, mesh, experts, solver, basis, derivatives, transport, output, train)"},
 		{"unknown nested key", withMinimal("experts:", "  split: [1, 1]", "  overlapp: 1"), 8, "experts.overlapp",
 			"unknown key (known: split, points, ic_bc, coupling, overlap, sweeps, interface_tol)"},
 		{"unknown deep key", withMinimal("solver:", "  krylov: {method: cg, tolerance: 1e-9}"), 7, "solver.krylov.tolerance",
@@ -489,7 +491,8 @@ func TestMalformed(t *testing.T) {
 		{"negative local experts", withMinimal("transport: {local_experts: -2}"), 6, "transport.local_experts", "must be ≥ 0, got -2"},
 		{"empty output dir", withMinimal("output: {dir: \"\"}"), 6, "output.dir", "must not be empty"},
 
-		{"train section", withMinimal("train:", "  steps: 10"), 6, "train", "not supported yet"},
+		{"train steps", withMinimal("train:", "  steps: 0"), 7, "train.steps", "must be ≥ 1"},
+		{"train bad optimizer", withMinimal("train:", "  data: d.npz", "  optimizer: sgd"), 8, "train.optimizer", "sgd"},
 		{"data section", withMinimal("data: {count: 10}"), 6, "data", "not supported yet"},
 	} {
 		t.Run(test.name, func(t *testing.T) {

@@ -106,7 +106,7 @@ func (d *decoder) top(c *Config, n *yaml.Node) error {
 		{key: "derivatives", decode: d.str(&c.Derivatives)},
 		{key: "transport", decode: d.transport(&c.Transport)},
 		{key: "output", decode: d.mapper([]field{{key: "dir", decode: d.str(&c.Output.Dir)}})},
-		{key: "train", hidden: true, decode: notSupported},
+		{key: "train", decode: d.train(&c.Train)},
 		{key: "data", hidden: true, decode: notSupported},
 	}, nil)
 	if err != nil {
@@ -288,6 +288,35 @@ func (d *decoder) basis(b *Basis) decodeFunc {
 		}
 		return d.mapping(path, n, fields, misplaced)
 	}
+}
+
+func (d *decoder) train(t *Train) decodeFunc {
+	return d.mapper([]field{
+		{key: "mode", decode: d.str(&t.Mode)},
+		{key: "network", decode: d.mapper([]field{
+			{key: "kind", decode: d.str(&t.Network.Kind)},
+			{key: "hidden", decode: d.ints(&t.Network.Hidden)},
+			{key: "width", decode: d.int(&t.Network.Width)},
+			{key: "layers", decode: d.int(&t.Network.Layers)},
+			{key: "modes", decode: d.ints(&t.Network.Modes)},
+			{key: "projection", decode: d.int(&t.Network.Projection)},
+		})},
+		{key: "data", decode: d.str(&t.Data)},
+		{key: "test", decode: d.str(&t.Test)},
+		{key: "steps", decode: d.int(&t.Steps)},
+		{key: "batch", decode: d.int(&t.Batch)},
+		{key: "optimizer", decode: d.str(&t.Optimizer)},
+		{key: "lr", decode: d.float(&t.LR)},
+		{key: "schedule", decode: d.str(&t.Schedule)},
+		{key: "decay_every", decode: d.int(&t.DecayEvery)},
+		{key: "decay_factor", decode: d.float(&t.DecayFactor)},
+		{key: "final_lr", decode: d.float(&t.FinalLR)},
+		{key: "warmup", decode: d.int(&t.Warmup)},
+		{key: "clip", decode: d.float(&t.Clip)},
+		{key: "weight_decay", decode: d.float(&t.WeightDecay)},
+		{key: "checkpoint_every", decode: d.int(&t.CheckpointEvery)},
+		{key: "unconverged", decode: d.str(&t.Unconverged)},
+	})
 }
 
 func (d *decoder) transport(t *Transport) decodeFunc {

@@ -27,6 +27,7 @@ func (c *Config) Validate() error {
 		c.validateSolver,
 		c.validateBasis,
 		c.validateTransport,
+		c.validateTrain,
 	} {
 		if err := check(eq); err != nil {
 			return err
@@ -375,6 +376,59 @@ func (c *Config) validateBasis(pde.Equation) error {
 		if b.N < 1 {
 			return c.src.errorf("basis.n", "must be ≥ 1, got %d", b.N)
 		}
+	}
+	return nil
+}
+
+func (c *Config) validateTrain(pde.Equation) error {
+	t := &c.Train
+	if !c.src.has("train") {
+		return nil
+	}
+	for _, e := range []struct {
+		path, v string
+		opts    []string
+	}{
+		{"train.mode", t.Mode, []string{"hard", "soft"}},
+		{"train.network.kind", t.Network.Kind, []string{"mlp", "fno"}},
+		{"train.optimizer", t.Optimizer, []string{"adam", "adamw", "lion"}},
+		{"train.schedule", t.Schedule, []string{"constant", "step", "exponential", "linear"}},
+		{"train.unconverged", t.Unconverged, []string{"skip", "fail"}},
+	} {
+		if err := oneOf(e.v, e.opts...); err != nil {
+			return c.src.wrap(e.path, err)
+		}
+	}
+	for _, e := range []struct {
+		path string
+		v    int
+		min  int
+	}{{"train.steps", t.Steps, 1}, {"train.batch", t.Batch, 1}, {"train.decay_every", t.DecayEvery, 1},
+		{"train.warmup", t.Warmup, 0}, {"train.checkpoint_every", t.CheckpointEvery, 1},
+		{"train.network.width", t.Network.Width, 1}, {"train.network.layers", t.Network.Layers, 1},
+		{"train.network.projection", t.Network.Projection, 1}} {
+		if e.v < e.min {
+			return c.src.errorf(e.path, "must be ≥ %d, got %d", e.min, e.v)
+		}
+	}
+	for _, e := range []struct {
+		path string
+		v    float64
+	}{{"train.lr", t.LR}, {"train.final_lr", t.FinalLR}, {"train.decay_factor", t.DecayFactor}, {"train.clip", t.Clip}, {"train.weight_decay", t.WeightDecay}} {
+		if err := c.nonNegative(e.path, e.v); err != nil {
+			return err
+		}
+	}
+	if !(t.LR > 0) {
+		return c.src.errorf("train.lr", "must be positive, got %v", t.LR)
+	}
+	for i, h := range t.Network.Hidden {
+		if h < 1 {
+			return c.src.errorf("train.network.hidden", "width %d is %d, want ≥ 1", i, h)
+		}
+	}
+	if t.Network.Kind == "fno" && len(t.Network.Modes) != len(c.axes()) {
+		return c.src.errorf("train.network.modes", "%d modes for %d axes", len(t.Network.Modes), len(c.axes()))
 	}
 	return nil
 }
