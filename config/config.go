@@ -164,6 +164,7 @@ type Network struct {
 	Layers     int    `yaml:"layers"` // fno: Fourier layers
 	Modes      []int  `yaml:"modes"`  // fno: kept frequencies per axis
 	Projection int    `yaml:"projection"`
+	Out        int    `yaml:"out"` // basis functions N (hard mode; soft outputs u)
 }
 
 // Output says where results are written.
@@ -324,7 +325,7 @@ func defaults() *Config {
 		Output: Output{Dir: "out"},
 		Train: Train{
 			Mode:            "hard",
-			Network:         Network{Kind: "mlp", Hidden: []int{32, 32}, Width: 32, Layers: 4, Modes: []int{8, 8}, Projection: 64},
+			Network:         Network{Kind: "mlp", Hidden: []int{32, 32}, Width: 32, Layers: 4, Modes: []int{8, 8}, Projection: 64, Out: 16},
 			Steps:           100,
 			Batch:           1,
 			Optimizer:       "adam",

@@ -300,6 +300,7 @@ func (d *decoder) train(t *Train) decodeFunc {
 			{key: "layers", decode: d.int(&t.Network.Layers)},
 			{key: "modes", decode: d.ints(&t.Network.Modes)},
 			{key: "projection", decode: d.int(&t.Network.Projection)},
+			{key: "out", decode: d.int(&t.Network.Out)},
 		})},
 		{key: "data", decode: d.str(&t.Data)},
 		{key: "test", decode: d.str(&t.Test)},

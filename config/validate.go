@@ -406,7 +406,7 @@ func (c *Config) validateTrain(pde.Equation) error {
 	}{{"train.steps", t.Steps, 1}, {"train.batch", t.Batch, 1}, {"train.decay_every", t.DecayEvery, 1},
 		{"train.warmup", t.Warmup, 0}, {"train.checkpoint_every", t.CheckpointEvery, 1},
 		{"train.network.width", t.Network.Width, 1}, {"train.network.layers", t.Network.Layers, 1},
-		{"train.network.projection", t.Network.Projection, 1}} {
+		{"train.network.projection", t.Network.Projection, 1}, {"train.network.out", t.Network.Out, 1}} {
 		if e.v < e.min {
 			return c.src.errorf(e.path, "must be ≥ %d, got %d", e.min, e.v)
 		}
