@@ -3,12 +3,13 @@
 //	coordinator solve     -config F [-out DIR] [-nats URL] [-experts N] [-dump-problems DIR] [-listen PORT] [-min-experts K]
 //	coordinator gradcheck -config F [-nats URL] [-experts N] [-directions K] [-step H]
 //	coordinator gen       -config F -out FILE.npz [-n COUNT] [-seed S]
+//	coordinator train     -config F -out DIR [-resume] [-nats URL] [-experts N]
+//	coordinator eval      -config F -checkpoint C -out DIR
 //
 // With no NATS URL (flag or transport.nats_url) it starts an embedded NATS
 // server on loopback and transport.local_experts in-process experts behind
 // it, so one command runs on a bare machine. With -nats URL -experts 0 it
-// uses the external server and its experts. train and eval are not built
-// yet.
+// uses the external server and its experts.
 package main
 
 import (
@@ -34,7 +35,8 @@ commands:
   solve      solve one instance with an analytic basis; writes metrics.json, solution.npz, PNGs
   gradcheck  check the implicit backward through the experts against finite differences
   gen        write a dataset of reference solutions (.npz)
-  train, eval   not built yet
+  train      train a basis network through the experts (or soft); checkpoints, -resume
+  eval       test-set rel L2, residual and timing of a checkpoint
 
 run "coordinator COMMAND -h" for the flags of a command`
 
@@ -125,8 +127,47 @@ func run(args []string) error {
 			return err
 		}
 		return printJSON(map[string]any{"out": *out, "instances": *n, "seed": s, "seconds": time.Since(start).Seconds()})
-	case "train", "eval":
-		return fmt.Errorf("%s: not built yet", cmd)
+	case "train":
+		out := fs.String("out", "", "run directory: train.jsonl and checkpoint.npz (default: output.dir)")
+		resume := fs.Bool("resume", false, "continue from the run directory's checkpoint")
+		if err := parse(fs, args, cfgPath); err != nil {
+			return err
+		}
+		cfg, err := config.Load(*cfgPath)
+		if err != nil {
+			return err
+		}
+		env := job.Env{NATSURL: *natsURL, Experts: *experts, Out: *out, Log: logger(*jsonLogs), Listen: *listen, MinExperts: *minExperts}
+		if env.Out == "" {
+			env.Out = cfg.Output.Dir
+		}
+		start := time.Now()
+		if err := job.Train(ctx, cfg, env, *resume); err != nil {
+			return err
+		}
+		return printJSON(map[string]any{"out": env.Out, "checkpoint": env.Out + "/checkpoint.npz", "seconds": time.Since(start).Seconds()})
+	case "eval":
+		out := fs.String("out", "", "output directory (default: output.dir)")
+		ckpt := fs.String("checkpoint", "", "checkpoint written by train (required)")
+		if err := parse(fs, args, cfgPath); err != nil {
+			return err
+		}
+		if *ckpt == "" {
+			return errors.New("eval: -checkpoint is required")
+		}
+		cfg, err := config.Load(*cfgPath)
+		if err != nil {
+			return err
+		}
+		env := job.Env{NATSURL: *natsURL, Experts: *experts, Out: *out, Log: logger(*jsonLogs), Listen: *listen, MinExperts: *minExperts}
+		if env.Out == "" {
+			env.Out = cfg.Output.Dir
+		}
+		m, err := job.Eval(ctx, cfg, env, *ckpt)
+		if err != nil {
+			return err
+		}
+		return printJSON(m)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprintln(os.Stderr, usage)
 		return nil

@@ -1,0 +1,294 @@
+package job
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/hcmoe/hcmoe/config"
+	"github.com/hcmoe/hcmoe/model"
+	"github.com/hcmoe/hcmoe/moe"
+	"github.com/hcmoe/hcmoe/npz"
+	"github.com/hcmoe/hcmoe/train"
+)
+
+// Dataset is the part of a gen file that training and evaluation read.
+type Dataset struct {
+	U  []float64 // count × grid size (references)
+	U0 []float64 // count × initial-slice size
+	N  int       // instances
+}
+
+// LoadDataset reads a gen file and checks it against the config's grid.
+func LoadDataset(path string, cfg *config.Config) (*Dataset, error) {
+	g, err := cfg.Grid()
+	if err != nil {
+		return nil, err
+	}
+	arr, err := npz.ReadFile(path, npz.Limits{})
+	if err != nil {
+		return nil, fmt.Errorf("dataset: %w", err)
+	}
+	u, u0 := arr["u"], arr["u0"]
+	if u == nil || u0 == nil || u.Float64 == nil || u0.Float64 == nil {
+		return nil, fmt.Errorf("dataset %s: needs float arrays u and u0 (written by coordinator gen)", path)
+	}
+	shape := g.Shape()
+	if len(u.Shape) != len(shape)+1 {
+		return nil, fmt.Errorf("dataset %s: u has shape %v, the config's grid is %v", path, u.Shape, shape)
+	}
+	for i, s := range shape {
+		if u.Shape[i+1] != s {
+			return nil, fmt.Errorf("dataset %s: u has shape %v, the config's grid is %v", path, u.Shape, shape)
+		}
+	}
+	return &Dataset{U: u.Float64, U0: u0.Float64, N: u.Shape[0]}, nil
+}
+
+// Initial returns instance i's initial value.
+func (d *Dataset) Initial(i int) []float64 {
+	n := len(d.U0) / d.N
+	return d.U0[i*n : (i+1)*n]
+}
+
+// Reference returns instance i's reference field.
+func (d *Dataset) Reference(i int) []float64 {
+	n := len(d.U) / d.N
+	return d.U[i*n : (i+1)*n]
+}
+
+// newNetwork builds the configured basis network.
+func newNetwork(cfg *config.Config, rng *rand.Rand) (model.Network, error) {
+	nw := cfg.Train.Network
+	g, err := cfg.Grid()
+	if err != nil {
+		return nil, err
+	}
+	in := g.Dims() + 1
+	out := nw.Out
+	if cfg.Train.Mode == "soft" {
+		out = 1
+	}
+	switch nw.Kind {
+	case "mlp":
+		sizes := append(append([]int{in}, nw.Hidden...), out)
+		return model.NewMLP(sizes, model.ActGELU, rng)
+	default:
+		return newFNO(cfg, in, out, rng)
+	}
+}
+
+// StepLog is one line of train.jsonl.
+type StepLog struct {
+	Step        int         `json:"step"`
+	Loss        float64     `json:"loss"`
+	Parts       train.Parts `json:"parts"`
+	GradNorm    float64     `json:"grad_norm"`
+	LR          float64     `json:"lr"`
+	Iterations  int         `json:"solver_iterations"`
+	Unconverged int         `json:"unconverged_experts"`
+	Seconds     float64     `json:"seconds"`
+}
+
+// Train runs `coordinator train`: it writes out/train.jsonl (a line per
+// step), out/checkpoint.npz every train.checkpoint_every steps, at the end
+// and when ctx is cancelled (SIGINT, SIGTERM), and continues from that
+// checkpoint with resume. Batches are drawn from a generator seeded by
+// (seed, step), and nothing else is random, so a resumed run continues the
+// same run bit for bit.
+func Train(ctx context.Context, cfg *config.Config, env Env, resume bool) (err error) {
+	tc := cfg.Train
+	if tc.Data == "" {
+		return errors.New("train.data: required: a training set written by coordinator gen")
+	}
+	data, err := LoadDataset(tc.Data, cfg)
+	if err != nil {
+		return err
+	}
+	g, err := cfg.Grid()
+	if err != nil {
+		return err
+	}
+	eq, err := cfg.Equation()
+	if err != nil {
+		return err
+	}
+	scheme, err := cfg.Scheme()
+	if err != nil {
+		return err
+	}
+	net, err := newNetwork(cfg, rand.New(rand.NewPCG(cfg.Seed, 0x6e6574)))
+	if err != nil {
+		return err
+	}
+	opt, err := newOptimizer(tc)
+	if err != nil {
+		return err
+	}
+	sched := newSchedule(tc)
+	if err := os.MkdirAll(env.Out, 0o755); err != nil {
+		return err
+	}
+	ckpt := filepath.Join(env.Out, "checkpoint.npz")
+	start := 0
+	if resume {
+		c, err := model.Load(ckpt)
+		if err != nil {
+			return fmt.Errorf("resume: %w", err)
+		}
+		if err := c.Restore(net.Params()); err != nil {
+			return fmt.Errorf("resume: %w", err)
+		}
+		if err := c.RestoreOptimizer(opt, net.Params()); err != nil {
+			return fmt.Errorf("resume: %w", err)
+		}
+		start = c.Step
+	}
+	tr := &train.Trainer{Net: net, Grid: g, Eq: eq, Scheme: scheme, N: tc.Network.Out,
+		Ridge: cfg.Solver.Ridge, SkipUnconverged: tc.Unconverged == "skip", Backward: cfg.BackwardSettings()}
+	if tc.Mode == "soft" {
+		tr.Mode = train.Soft
+	} else {
+		part, err := cfg.Partition()
+		if err != nil {
+			return err
+		}
+		tr.Layout = &moe.Layout{Grid: g, Partition: part, Equation: eq, Points: cfg.Experts.Points,
+			Replicate: cfg.Experts.ICBC == "replicate", Overlap: cfg.Experts.Overlap, Seed: cfg.Seed}
+		if cfg.Experts.Coupling != "schwarz" {
+			tr.Layout.Overlap = 0
+		}
+		if tr.Plans, err = tr.Layout.Plans(); err != nil {
+			return err
+		}
+		cl, err := Connect(ctx, cfg, env)
+		if err != nil {
+			return err
+		}
+		defer cl.Close()
+		tr.Router = cl.Router
+		tr.Options = moe.Options{Settings: cfg.SolverSettings(), Schwarz: cfg.Experts.Coupling == "schwarz",
+			Sweeps: cfg.Experts.Sweeps, Tol: cfg.Experts.InterfaceTol}
+	}
+	logf, err := os.OpenFile(filepath.Join(env.Out, "train.jsonl"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	enc := json.NewEncoder(logf)
+	save := func(step int) error {
+		c, err := model.NewCheckpoint(step, net.Params(), opt, nil, map[string]string{"config": tc.Data, "version": Version})
+		if err != nil {
+			return err
+		}
+		return model.Save(ckpt, c)
+	}
+	progress := ProgressWriter()
+	began := time.Now()
+	for step := start; step < tc.Steps; step++ {
+		if ctx.Err() != nil {
+			if err := save(step); err != nil {
+				return err
+			}
+			return fmt.Errorf("train: interrupted at step %d, checkpoint saved: %w", step, ctx.Err())
+		}
+		t0 := time.Now()
+		model.ZeroGrad(net.Params())
+		rng := rand.New(rand.NewPCG(cfg.Seed, uint64(step)))
+		line := StepLog{Step: step + 1, LR: sched.LR(step)}
+		for b := range tc.Batch {
+			i := rng.IntN(data.N)
+			st, _, err := tr.Gradient(ctx, data.Initial(i), 1/float64(tc.Batch), fmt.Sprintf("train/%d/%d", step, b))
+			if err != nil {
+				if ctx.Err() != nil {
+					continue // the top of the loop saves
+				}
+				return fmt.Errorf("train: step %d: %w", step+1, err)
+			}
+			w := 1 / float64(tc.Batch)
+			line.Parts.Residual += w * st.Loss.Residual
+			line.Parts.Initial += w * st.Loss.Initial
+			line.Parts.Boundary += w * st.Loss.Boundary
+			line.Iterations += st.Iterations
+			line.Unconverged += st.Unconverged
+		}
+		if ctx.Err() != nil {
+			step--
+			continue
+		}
+		line.Loss = line.Parts.Total()
+		line.GradNorm = model.ClipGlobalNorm(net.Params(), tc.Clip)
+		if err := opt.Step(net.Params(), line.LR); err != nil {
+			return fmt.Errorf("train: step %d: %w", step+1, err)
+		}
+		line.Seconds = time.Since(t0).Seconds()
+		if err := enc.Encode(line); err != nil {
+			return err
+		}
+		if progress != nil {
+			el := time.Since(began)
+			done := step + 1 - start
+			eta := time.Duration(float64(el) / float64(done) * float64(tc.Steps-step-1))
+			fmt.Fprintf(progress, "\rtrain step %d/%d loss %.4g |g| %.3g lr %.2g ETA %s   ", step+1, tc.Steps, line.Loss, line.GradNorm, line.LR, eta.Round(time.Second))
+		}
+		if (step+1)%tc.CheckpointEvery == 0 {
+			if err := save(step + 1); err != nil {
+				return err
+			}
+		}
+		if math.IsNaN(line.Loss) {
+			return fmt.Errorf("train: step %d: loss is NaN", step+1)
+		}
+	}
+	if progress != nil {
+		fmt.Fprintln(progress)
+	}
+	return save(tc.Steps)
+}
+
+func newOptimizer(tc config.Train) (model.Optimizer, error) {
+	switch tc.Optimizer {
+	case "adamw":
+		return model.NewAdamW(tc.WeightDecay), nil
+	case "lion":
+		return model.NewLion(tc.WeightDecay), nil
+	case "adam":
+		return model.NewAdam(), nil
+	}
+	return nil, fmt.Errorf("train.optimizer: unknown %q", tc.Optimizer)
+}
+
+func newSchedule(tc config.Train) model.Schedule {
+	var s model.Schedule
+	switch tc.Schedule {
+	case "constant":
+		s = model.Constant{Base: tc.LR}
+	case "exponential":
+		s = model.Exponential{Base: tc.LR, Final: tc.FinalLR, Steps: tc.Steps}
+	case "linear":
+		s = model.Linear{Base: tc.LR, Final: tc.FinalLR, Steps: tc.Steps}
+	default:
+		s = model.Step{Base: tc.LR, Factor: tc.DecayFactor, Every: tc.DecayEvery, Floor: tc.FinalLR}
+	}
+	if tc.Warmup > 0 {
+		s = model.Warmup{Steps: tc.Warmup, Then: s}
+	}
+	return s
+}
+
+// newFNO builds the configured Fourier neural operator on the config's grid.
+func newFNO(cfg *config.Config, in, out int, rng *rand.Rand) (model.Network, error) {
+	g, err := cfg.Grid()
+	if err != nil {
+		return nil, err
+	}
+	nw := cfg.Train.Network
+	return model.NewFNO(model.FNOConfig{Grid: g.Shape(), In: in, Width: nw.Width, Layers: nw.Layers, Modes: nw.Modes,
+		Hidden: nw.Projection, Out: out, ActivateLast: cfg.Train.Mode == "hard"}, rng)
+}
