@@ -89,15 +89,19 @@ type Experts struct {
 // Solver configures each expert's constrained least-squares solve and its
 // implicit backward.
 type Solver struct {
-	Method   string  `yaml:"method"`
-	Tol      float64 `yaml:"tol"`
-	StepTol  float64 `yaml:"step_tol"`
-	CostTol  float64 `yaml:"cost_tol"`
-	MaxIter  int     `yaml:"max_iter"`
-	Ridge    float64 `yaml:"ridge"`
-	Model    string  `yaml:"model"`
-	Krylov   Krylov  `yaml:"krylov"`
-	Backward string  `yaml:"backward"`
+	Method  string  `yaml:"method"`
+	Tol     float64 `yaml:"tol"`
+	StepTol float64 `yaml:"step_tol"`
+	CostTol float64 `yaml:"cost_tol"`
+	MaxIter int     `yaml:"max_iter"`
+	Ridge   float64 `yaml:"ridge"`
+	// ResidualWeight scales the interior PDE rows of every expert and the
+	// residual term of the training loss; 1 by default. Use the time scale
+	// when the residual is in physical units (diffusion-sorption: 500).
+	ResidualWeight float64 `yaml:"residual_weight"`
+	Model          string  `yaml:"model"`
+	Krylov         Krylov  `yaml:"krylov"`
+	Backward       string  `yaml:"backward"`
 }
 
 // Krylov configures the inner solves of the Krylov path.
@@ -306,14 +310,15 @@ func defaults() *Config {
 			InterfaceTol: 1e-6,
 		},
 		Solver: Solver{
-			Method:   "auto",
-			Tol:      1e-10,
-			StepTol:  1e-12,
-			CostTol:  1e-14,
-			MaxIter:  100,
-			Model:    "hybrid",
-			Krylov:   Krylov{Method: "cg", Tol: 1e-12},
-			Backward: "exact",
+			Method:         "auto",
+			Tol:            1e-10,
+			StepTol:        1e-12,
+			CostTol:        1e-14,
+			MaxIter:        100,
+			Model:          "hybrid",
+			ResidualWeight: 1,
+			Krylov:         Krylov{Method: "cg", Tol: 1e-12},
+			Backward:       "exact",
 		},
 		Basis:       Basis{Kind: "chebyshev"},
 		Derivatives: "fd2",

@@ -67,7 +67,7 @@ func TestMinimalDefaults(t *testing.T) {
 			Sweeps:       20,
 			InterfaceTol: 1e-6,
 		},
-		Solver: Solver{
+		Solver: Solver{ResidualWeight: 1,
 			Method:   "auto",
 			Tol:      1e-10,
 			StepTol:  1e-12,
@@ -174,7 +174,7 @@ func TestFullConfig(t *testing.T) {
 			Split: []int{2, 4}, Points: 5000, ICBC: "replicate", Coupling: "schwarz",
 			Overlap: 2, Sweeps: 7, InterfaceTol: 1e-5,
 		},
-		Solver: Solver{
+		Solver: Solver{ResidualWeight: 1,
 			Method: "krylov", Tol: 1e-8, StepTol: 1e-9, CostTol: 0, MaxIter: 50, Ridge: 1e-6,
 			Model: "newton", Krylov: Krylov{Method: "lsqr", Tol: 1e-10, MaxIter: 400}, Backward: "gauss-newton",
 		},

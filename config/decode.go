@@ -248,6 +248,7 @@ func (d *decoder) solver(s *Solver) decodeFunc {
 		{key: "cost_tol", decode: d.float(&s.CostTol)},
 		{key: "max_iter", decode: d.int(&s.MaxIter)},
 		{key: "ridge", decode: d.float(&s.Ridge)},
+		{key: "residual_weight", decode: d.float(&s.ResidualWeight)},
 		{key: "model", decode: d.str(&s.Model)},
 		{key: "krylov", decode: d.mapper([]field{
 			{key: "method", decode: d.str(&s.Krylov.Method)},

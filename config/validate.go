@@ -322,6 +322,9 @@ func (c *Config) validateSolver(pde.Equation) error {
 	if s.MaxIter < 1 {
 		return c.src.errorf("solver.max_iter", "must be ≥ 1, got %d", s.MaxIter)
 	}
+	if err := finite(s.ResidualWeight); err != nil || !(s.ResidualWeight > 0) {
+		return c.src.errorf("solver.residual_weight", "must be a positive number, got %v", s.ResidualWeight)
+	}
 	if err := c.nonNegative("solver.ridge", s.Ridge); err != nil {
 		return err
 	}

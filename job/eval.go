@@ -66,7 +66,7 @@ func Eval(ctx context.Context, cfg *config.Config, env Env, ckpt string) (*EvalM
 	if err := c.Restore(net.Params()); err != nil {
 		return nil, fmt.Errorf("checkpoint %s: %w", ckpt, err)
 	}
-	tr := &train.Trainer{Net: net, Grid: g, Eq: eq, Scheme: scheme, N: tc.Network.Out, Ridge: cfg.Solver.Ridge,
+	tr := &train.Trainer{Net: net, Grid: g, Eq: eq, Scheme: scheme, N: tc.Network.Out, Ridge: cfg.Solver.Ridge, ResidualWeight: cfg.Solver.ResidualWeight,
 		SkipUnconverged: true, Backward: cfg.BackwardSettings()}
 	if tc.Mode == "soft" {
 		tr.Mode = train.Soft

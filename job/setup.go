@@ -101,7 +101,7 @@ func neededTerms(eq pde.Equation) []pde.Term {
 
 // Inputs returns the fields the experts' problems are built from.
 func (s *Setup) Inputs() moe.Inputs {
-	return moe.Inputs{Terms: s.Terms, Hold: s.Hold, Ridge: s.Cfg.Solver.Ridge}
+	return moe.Inputs{Terms: s.Terms, Hold: s.Hold, Ridge: s.Cfg.Solver.Ridge, InteriorWeight: s.Cfg.Solver.ResidualWeight}
 }
 
 // initialAndReference returns the initial value held constant in time and

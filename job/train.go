@@ -151,7 +151,7 @@ func Train(ctx context.Context, cfg *config.Config, env Env, resume bool) (err e
 		start = c.Step
 	}
 	tr := &train.Trainer{Net: net, Grid: g, Eq: eq, Scheme: scheme, N: tc.Network.Out,
-		Ridge: cfg.Solver.Ridge, SkipUnconverged: tc.Unconverged == "skip", Backward: cfg.BackwardSettings()}
+		Ridge: cfg.Solver.Ridge, ResidualWeight: cfg.Solver.ResidualWeight, SkipUnconverged: tc.Unconverged == "skip", Backward: cfg.BackwardSettings()}
 	if tc.Mode == "soft" {
 		tr.Mode = train.Soft
 	} else {

@@ -123,6 +123,11 @@ type Inputs struct {
 	// the target of the fitted start.
 	Hold  []float64
 	Ridge float64
+	// InteriorWeight scales the interior PDE rows (0 means 1). A residual
+	// in physical units can be orders of magnitude smaller than the data
+	// rows (diffusion-sorption's u_t is ~1e-3/s): weighting it by the time
+	// scale balances the least-squares problem.
+	InteriorWeight float64
 }
 
 // Problem builds the local problem of a plan. iterate, when not nil, is the
@@ -156,6 +161,13 @@ func (pl *Plan) Problem(eq pde.Equation, in Inputs, iterate []float64) (*constra
 	}
 	if err := add("interior", eq.Interior(), pl.Interior, nil); err != nil {
 		return nil, nil, err
+	}
+	if w := in.InteriorWeight; w != 0 && w != 1 && len(p.Blocks) > 0 {
+		b := &p.Blocks[0]
+		b.Weights = make([]float64, len(pl.Interior))
+		for i := range b.Weights {
+			b.Weights[i] = w
+		}
 	}
 	if err := add("initial", eq.Initial(), pl.Initial, func(_, q int) float64 { return in.Hold[q] }); err != nil {
 		return nil, nil, err

@@ -22,6 +22,9 @@ type Loss struct {
 	// Initial holds u0 on the initial slice's points (Initial[i] for the
 	// i-th point of mesh.InitialPoints over the whole grid).
 	Initial []float64
+	// ResidualWeight scales the PDE residual (0 means 1), as the experts'
+	// interior rows are scaled.
+	ResidualWeight float64
 
 	interior, initial []int
 	faces             []face
@@ -66,7 +69,11 @@ func (p Parts) Total() float64 { return p.Residual + p.Initial + p.Boundary }
 func (l *Loss) Eval(u, grad []float64) (Parts, error) {
 	var parts Parts
 	var err error
-	if parts.Residual, err = l.rows(u, grad, l.Eq.Interior(), l.interior, nil); err != nil {
+	w := l.ResidualWeight
+	if w == 0 {
+		w = 1
+	}
+	if parts.Residual, err = l.rows(u, grad, l.Eq.Interior(), l.interior, nil, w); err != nil {
 		return parts, err
 	}
 	n := float64(len(l.initial))
@@ -79,7 +86,7 @@ func (l *Loss) Eval(u, grad []float64) (Parts, error) {
 	}
 	for _, f := range l.faces {
 		v := f.cond.Value
-		b, err := l.rows(u, grad, f.cond.Residual, f.points, func(int) float64 { return v })
+		b, err := l.rows(u, grad, f.cond.Residual, f.points, func(int) float64 { return v }, 1)
 		if err != nil {
 			return parts, fmt.Errorf("%s: %w", f.name, err)
 		}
@@ -93,7 +100,7 @@ func (l *Loss) Eval(u, grad []float64) (Parts, error) {
 
 // rows returns mean ½ρ² of residual r over pts and adds its gradient: the
 // terms of u are grid operators applied to u, so ∂L/∂u = Σ_k Op_kᵀ z̄_k.
-func (l *Loss) rows(u, grad []float64, r pde.Residual, pts []int, aux func(int) float64) (float64, error) {
+func (l *Loss) rows(u, grad []float64, r pde.Residual, pts []int, aux func(int) float64, w float64) (float64, error) {
 	if len(pts) == 0 {
 		return 0, nil
 	}
@@ -120,11 +127,11 @@ func (l *Loss) rows(u, grad []float64, r pde.Residual, pts []int, aux func(int) 
 		if len(a) > 0 {
 			a[0] = aux(i)
 		}
-		v := r.Eval(z, a, g, nil)
+		v := w * r.Eval(z, a, g, nil)
 		sum += 0.5 * v * v / n
 		if grad != nil {
 			for t := range k {
-				zbar[t][p] += v * g[t] / n
+				zbar[t][p] += v * w * g[t] / n
 			}
 		}
 	}

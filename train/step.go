@@ -39,6 +39,9 @@ type Trainer struct {
 	Options  moe.Options
 	Backward constraint.BackwardSettings
 	Ridge    float64
+	// ResidualWeight scales the interior PDE rows of the experts and the
+	// residual term of the loss alike (0 means 1).
+	ResidualWeight float64
 	// SkipUnconverged drops the implicit gradient of an expert whose
 	// forward did not converge (its ω is then treated as a constant);
 	// otherwise such an expert fails the step.
@@ -84,6 +87,7 @@ func (tr *Trainer) Gradient(ctx context.Context, u0 []float64, scale float64, ke
 	if err != nil {
 		return st, nil, err
 	}
+	loss.ResidualWeight = tr.ResidualWeight
 	out, err := tr.Net.Forward(Features(g, u0))
 	if err != nil {
 		return st, nil, err
@@ -118,7 +122,7 @@ func (tr *Trainer) Gradient(ctx context.Context, u0 []float64, scale float64, ke
 	for p := range hold {
 		hold[p] = u0[p%nx]
 	}
-	in := moe.Inputs{Terms: terms, Hold: hold, Ridge: tr.Ridge}
+	in := moe.Inputs{Terms: terms, Hold: hold, Ridge: tr.Ridge, InteriorWeight: tr.ResidualWeight}
 	opt := tr.Options
 	opt.Keep, opt.KeyPrefix = true, key
 	res, err := moe.Run(ctx, tr.Router, tr.Layout, tr.Plans, basis, in, opt)
