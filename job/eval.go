@@ -98,7 +98,7 @@ func Eval(ctx context.Context, cfg *config.Config, env Env, ckpt string) (*EvalM
 	for i := range data.N {
 		// The gradient pass also yields the prediction; its parameter
 		// gradients are discarded.
-		st, u, err := tr.Gradient(ctx, data.Initial(i), 1, fmt.Sprintf("eval/%d", i))
+		st, u, err := tr.Gradient(ctx, data.Initial(i), 1, "eval")
 		if err != nil {
 			return nil, fmt.Errorf("eval: instance %d: %w", i, err)
 		}

@@ -204,7 +204,7 @@ func Train(ctx context.Context, cfg *config.Config, env Env, resume bool) (err e
 		line := StepLog{Step: step + 1, LR: sched.LR(step)}
 		for b := range tc.Batch {
 			i := rng.IntN(data.N)
-			st, _, err := tr.Gradient(ctx, data.Initial(i), 1/float64(tc.Batch), fmt.Sprintf("train/%d/%d", step, b))
+			st, _, err := tr.Gradient(ctx, data.Initial(i), 1/float64(tc.Batch), fmt.Sprintf("train/%d", b) /* reused each step: the backward has run before the next forward, and the experts keep one state per slot instead of filling their caches */)
 			if err != nil {
 				if ctx.Err() != nil {
 					continue // the top of the loop saves
