@@ -1,6 +1,6 @@
 # hcmoe build, test and benchmark targets.
 GO ?= go
-NUMERIC := ./mesh/... ./pde/... ./krylov/... ./constraint/... ./implicit/... ./npz/...
+NUMERIC := ./mesh/... ./pde/... ./krylov/... ./constraint/... ./implicit/... ./npz/... ./fft/... ./model/... ./train/...
 
 .PHONY: build test bench fuzz vet
 build:
