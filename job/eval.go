@@ -12,9 +12,7 @@ import (
 
 	"github.com/hcmoe/hcmoe/config"
 	"github.com/hcmoe/hcmoe/model"
-	"github.com/hcmoe/hcmoe/moe"
 	"github.com/hcmoe/hcmoe/report"
-	"github.com/hcmoe/hcmoe/train"
 )
 
 // EvalMetrics is metrics.json of `coordinator eval`.
@@ -66,32 +64,12 @@ func Eval(ctx context.Context, cfg *config.Config, env Env, ckpt string) (*EvalM
 	if err := c.Restore(net.Params()); err != nil {
 		return nil, fmt.Errorf("checkpoint %s: %w", ckpt, err)
 	}
-	tr := &train.Trainer{Net: net, Grid: g, Eq: eq, Scheme: scheme, N: tc.Network.Out, Ridge: cfg.Solver.Ridge, ResidualWeight: cfg.Solver.ResidualWeight,
-		SkipUnconverged: true, Backward: cfg.BackwardSettings()}
-	if tc.Mode == "soft" {
-		tr.Mode = train.Soft
-	} else {
-		part, err := cfg.Partition()
-		if err != nil {
-			return nil, err
-		}
-		tr.Layout = &moe.Layout{Grid: g, Partition: part, Equation: eq, Points: cfg.Experts.Points,
-			Replicate: cfg.Experts.ICBC == "replicate", Overlap: cfg.Experts.Overlap, Seed: cfg.Seed}
-		if cfg.Experts.Coupling != "schwarz" {
-			tr.Layout.Overlap = 0
-		}
-		if tr.Plans, err = tr.Layout.Plans(); err != nil {
-			return nil, err
-		}
-		cl, err := Connect(ctx, cfg, env)
-		if err != nil {
-			return nil, err
-		}
-		defer cl.Close()
-		tr.Router = cl.Router
-		tr.Options = moe.Options{Settings: cfg.SolverSettings(), Schwarz: cfg.Experts.Coupling == "schwarz",
-			Sweeps: cfg.Experts.Sweeps, Tol: cfg.Experts.InterfaceTol}
+	tr, closeExperts, err := newTrainer(ctx, cfg, env, net)
+	if err != nil {
+		return nil, err
 	}
+	defer closeExperts()
+	tr.SkipUnconverged = true
 	m := &EvalMetrics{Mode: tc.Mode, Split: cfg.Experts.Split, Instances: data.N}
 	preds := make([][]float64, data.N)
 	start := time.Now()

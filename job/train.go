@@ -111,18 +111,6 @@ func Train(ctx context.Context, cfg *config.Config, env Env, resume bool) (err e
 	if err != nil {
 		return err
 	}
-	g, err := cfg.Grid()
-	if err != nil {
-		return err
-	}
-	eq, err := cfg.Equation()
-	if err != nil {
-		return err
-	}
-	scheme, err := cfg.Scheme()
-	if err != nil {
-		return err
-	}
 	net, err := newNetwork(cfg, rand.New(rand.NewPCG(cfg.Seed, 0x6e6574)))
 	if err != nil {
 		return err
@@ -150,32 +138,12 @@ func Train(ctx context.Context, cfg *config.Config, env Env, resume bool) (err e
 		}
 		start = c.Step
 	}
-	tr := &train.Trainer{Net: net, Grid: g, Eq: eq, Scheme: scheme, N: tc.Network.Out,
-		Ridge: cfg.Solver.Ridge, ResidualWeight: cfg.Solver.ResidualWeight, SkipUnconverged: tc.Unconverged == "skip", Backward: cfg.BackwardSettings()}
-	if tc.Mode == "soft" {
-		tr.Mode = train.Soft
-	} else {
-		part, err := cfg.Partition()
-		if err != nil {
-			return err
-		}
-		tr.Layout = &moe.Layout{Grid: g, Partition: part, Equation: eq, Points: cfg.Experts.Points,
-			Replicate: cfg.Experts.ICBC == "replicate", Overlap: cfg.Experts.Overlap, Seed: cfg.Seed}
-		if cfg.Experts.Coupling != "schwarz" {
-			tr.Layout.Overlap = 0
-		}
-		if tr.Plans, err = tr.Layout.Plans(); err != nil {
-			return err
-		}
-		cl, err := Connect(ctx, cfg, env)
-		if err != nil {
-			return err
-		}
-		defer cl.Close()
-		tr.Router = cl.Router
-		tr.Options = moe.Options{Settings: cfg.SolverSettings(), Schwarz: cfg.Experts.Coupling == "schwarz",
-			Sweeps: cfg.Experts.Sweeps, Tol: cfg.Experts.InterfaceTol}
+	tr, closeExperts, err := newTrainer(ctx, cfg, env, net)
+	if err != nil {
+		return err
 	}
+	defer closeExperts()
+	tr.SkipUnconverged = tc.Unconverged == "skip"
 	logf, err := os.OpenFile(filepath.Join(env.Out, "train.jsonl"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
@@ -291,4 +259,48 @@ func newFNO(cfg *config.Config, in, out int, rng *rand.Rand) (model.Network, err
 	nw := cfg.Train.Network
 	return model.NewFNO(model.FNOConfig{Grid: g.Shape(), In: in, Width: nw.Width, Layers: nw.Layers, Modes: nw.Modes,
 		Hidden: nw.Projection, Out: out, ActivateLast: cfg.Train.Mode == "hard"}, rng)
+}
+
+// newTrainer builds the trainer of a config around net: in hard mode the
+// layout, the plans and the experts (whose cluster the returned function
+// closes).
+func newTrainer(ctx context.Context, cfg *config.Config, env Env, net model.Network) (*train.Trainer, func(), error) {
+	g, err := cfg.Grid()
+	if err != nil {
+		return nil, nil, err
+	}
+	eq, err := cfg.Equation()
+	if err != nil {
+		return nil, nil, err
+	}
+	scheme, err := cfg.Scheme()
+	if err != nil {
+		return nil, nil, err
+	}
+	tr := &train.Trainer{Net: net, Grid: g, Eq: eq, Scheme: scheme, N: cfg.Train.Network.Out,
+		Ridge: cfg.Solver.Ridge, ResidualWeight: cfg.Solver.ResidualWeight, Backward: cfg.BackwardSettings()}
+	if cfg.Train.Mode == "soft" {
+		tr.Mode = train.Soft
+		return tr, func() {}, nil
+	}
+	part, err := cfg.Partition()
+	if err != nil {
+		return nil, nil, err
+	}
+	tr.Layout = &moe.Layout{Grid: g, Partition: part, Equation: eq, Points: cfg.Experts.Points,
+		Replicate: cfg.Experts.ICBC == "replicate", Overlap: cfg.Experts.Overlap, Seed: cfg.Seed}
+	if cfg.Experts.Coupling != "schwarz" {
+		tr.Layout.Overlap = 0
+	}
+	if tr.Plans, err = tr.Layout.Plans(); err != nil {
+		return nil, nil, err
+	}
+	cl, err := Connect(ctx, cfg, env)
+	if err != nil {
+		return nil, nil, err
+	}
+	tr.Router = cl.Router
+	tr.Options = moe.Options{Settings: cfg.SolverSettings(), Schwarz: cfg.Experts.Coupling == "schwarz",
+		Sweeps: cfg.Experts.Sweeps, Tol: cfg.Experts.InterfaceTol}
+	return tr, cl.Close, nil
 }

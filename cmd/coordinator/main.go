@@ -65,6 +65,9 @@ func run(args []string) error {
 	jsonLogs := fs.Bool("json-logs", false, "log JSON lines even on a terminal")
 	listen := fs.Int("listen", 0, "loopback port for the embedded NATS server, for expert processes started separately (default: a free port)")
 	minExperts := fs.Int("min-experts", 1, "experts that must answer before work starts")
+	envFor := func(out string) job.Env {
+		return job.Env{NATSURL: *natsURL, Experts: *experts, Out: out, Log: logger(*jsonLogs), Listen: *listen, MinExperts: *minExperts}
+	}
 	switch cmd {
 	case "solve":
 		out := fs.String("out", "", "output directory (default: output.dir of the config)")
@@ -76,7 +79,7 @@ func run(args []string) error {
 		if err != nil {
 			return err
 		}
-		env := job.Env{NATSURL: *natsURL, Experts: *experts, Out: *out, Log: logger(*jsonLogs), Listen: *listen, MinExperts: *minExperts}
+		env := envFor(*out)
 		if env.Out == "" {
 			env.Out = cfg.Output.Dir
 		}
@@ -95,7 +98,7 @@ func run(args []string) error {
 		if err != nil {
 			return err
 		}
-		gc, err := job.GradCheck(ctx, cfg, job.Env{NATSURL: *natsURL, Experts: *experts, Log: logger(*jsonLogs), Listen: *listen, MinExperts: *minExperts}, *dirs, *step)
+		gc, err := job.GradCheck(ctx, cfg, envFor(""), *dirs, *step)
 		if err != nil {
 			return err
 		}
@@ -137,7 +140,7 @@ func run(args []string) error {
 		if err != nil {
 			return err
 		}
-		env := job.Env{NATSURL: *natsURL, Experts: *experts, Out: *out, Log: logger(*jsonLogs), Listen: *listen, MinExperts: *minExperts}
+		env := envFor(*out)
 		if env.Out == "" {
 			env.Out = cfg.Output.Dir
 		}
@@ -159,7 +162,7 @@ func run(args []string) error {
 		if err != nil {
 			return err
 		}
-		env := job.Env{NATSURL: *natsURL, Experts: *experts, Out: *out, Log: logger(*jsonLogs), Listen: *listen, MinExperts: *minExperts}
+		env := envFor(*out)
 		if env.Out == "" {
 			env.Out = cfg.Output.Dir
 		}
