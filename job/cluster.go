@@ -30,6 +30,8 @@ type Env struct {
 	// MinExperts is how many experts must answer before work starts;
 	// default 1.
 	MinExperts int
+	// Checkpoint, when set, makes solve use the trained network's basis.
+	Checkpoint string
 }
 
 // Cluster is a NATS connection with experts behind it.

@@ -8,14 +8,17 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"math/rand/v2"
 
 	"github.com/hcmoe/hcmoe/basis"
 	"github.com/hcmoe/hcmoe/config"
 	"github.com/hcmoe/hcmoe/mesh"
+	"github.com/hcmoe/hcmoe/model"
 	"github.com/hcmoe/hcmoe/moe"
 	"github.com/hcmoe/hcmoe/npz"
 	"github.com/hcmoe/hcmoe/pde"
 	"github.com/hcmoe/hcmoe/pde/reference"
+	"github.com/hcmoe/hcmoe/train"
 )
 
 // Setup is everything a solve needs, built from a config.
@@ -33,8 +36,10 @@ type Setup struct {
 	Ref    []float64 // the exact or reference solution; nil when unknown
 }
 
-// NewSetup builds a Setup from a validated config.
-func NewSetup(cfg *config.Config) (*Setup, error) {
+// NewSetup builds a Setup from a validated config. With a checkpoint the
+// basis is the trained network's output for this instance instead of the
+// config's analytic basis.
+func NewSetup(cfg *config.Config, checkpoint string) (*Setup, error) {
 	s := &Setup{Cfg: cfg}
 	var err error
 	if s.Grid, err = cfg.Grid(); err != nil {
@@ -58,13 +63,19 @@ func NewSetup(cfg *config.Config) (*Setup, error) {
 	if s.Plans, err = s.Layout.Plans(); err != nil {
 		return nil, err
 	}
-	switch b := cfg.Basis; b.Kind {
-	case "chebyshev":
+	if s.Hold, s.Ref, err = initialAndReference(cfg, s.Grid); err != nil {
+		return nil, err
+	}
+	switch b := cfg.Basis; {
+	case checkpoint != "":
+		s.N = cfg.Train.Network.Out
+		s.Basis, err = trainedBasis(cfg, s.Grid, s.Hold, checkpoint)
+	case b.Kind == "chebyshev":
 		s.Basis, s.N, err = basis.Chebyshev(s.Grid, b.Degrees)
-	case "random-features":
+	case b.Kind == "random-features":
 		s.N = b.Features
 		s.Basis, err = basis.RandomFeatures(s.Grid, b.Features, b.Scale, b.Seed)
-	case "pod":
+	case b.Kind == "pod":
 		s.N = b.N
 		s.Basis, err = basis.POD(s.Grid, b.Data, b.N, npz.Limits{})
 	default:
@@ -76,10 +87,28 @@ func NewSetup(cfg *config.Config) (*Setup, error) {
 	if s.Terms, err = moe.ComputeTerms(s.Grid, s.Basis, s.N, s.Scheme, neededTerms(s.Eq)); err != nil {
 		return nil, err
 	}
-	if s.Hold, s.Ref, err = initialAndReference(cfg, s.Grid); err != nil {
+	return s, nil
+}
+
+// trainedBasis evaluates the network of a checkpoint on one instance, whose
+// initial value is the first time slice of hold.
+func trainedBasis(cfg *config.Config, g mesh.Grid, hold []float64, checkpoint string) ([]float64, error) {
+	if cfg.Train.Mode == "soft" {
+		return nil, fmt.Errorf("solve -checkpoint: a soft-constraint network outputs u, not a basis")
+	}
+	net, err := newNetwork(cfg, rand.New(rand.NewPCG(cfg.Seed, 0x6e6574)))
+	if err != nil {
 		return nil, err
 	}
-	return s, nil
+	c, err := model.Load(checkpoint)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Restore(net.Params()); err != nil {
+		return nil, fmt.Errorf("checkpoint %s: %w", checkpoint, err)
+	}
+	nx := g.Size() / g.Axes[0].N
+	return net.Forward(train.Features(g, hold[:nx]))
 }
 
 // neededTerms lists the terms of every residual an expert may get, with u

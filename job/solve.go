@@ -105,7 +105,7 @@ func Solve(ctx context.Context, cfg *config.Config, env Env, dump string) (*Metr
 
 // prepare builds the setup and brings up the experts.
 func prepare(ctx context.Context, cfg *config.Config, env Env) (*Setup, *Cluster, error) {
-	s, err := NewSetup(cfg)
+	s, err := NewSetup(cfg, env.Checkpoint)
 	if err != nil {
 		return nil, nil, err
 	}

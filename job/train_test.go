@@ -105,6 +105,24 @@ func TestTrainResumeEval(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			// solve -checkpoint: one instance with the trained basis.
+			one := *cfg
+			c := 0.1
+			one.PDE.IC.C = &c
+			sm, err := Solve(ctx, &one, Env{Experts: -1, Out: filepath.Join(dir, "solve"), Log: zerolog.Nop(),
+				Checkpoint: filepath.Join(straight.Out, "checkpoint.npz")}, "")
+			if mode == "soft" {
+				if err == nil {
+					t.Fatal("solve with a soft network's checkpoint accepted")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sm.N != 4 || !(float64(sm.RelL2) > 0) {
+				t.Fatalf("solve -checkpoint: %+v", sm)
+			}
 		})
 	}
 }

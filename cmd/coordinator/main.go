@@ -72,6 +72,7 @@ func run(args []string) error {
 	case "solve":
 		out := fs.String("out", "", "output directory (default: output.dir of the config)")
 		dump := fs.String("dump-problems", "", "write each expert's problem file to this directory")
+		ckpt := fs.String("checkpoint", "", "solve with the basis of a trained network (train section of the config)")
 		if err := parse(fs, args, cfgPath); err != nil {
 			return err
 		}
@@ -80,6 +81,7 @@ func run(args []string) error {
 			return err
 		}
 		env := envFor(*out)
+		env.Checkpoint = *ckpt
 		if env.Out == "" {
 			env.Out = cfg.Output.Dir
 		}
