@@ -46,6 +46,7 @@
 //	solver.cost_tol         1e-14             relative cost-decrease tolerance
 //	solver.max_iter         100               Levenberg–Marquardt steps tried, ≥ 1
 //	solver.ridge            0                 ridge λ of ½‖r‖² + ½λ‖ω‖²
+//	solver.residual_weight  1                 weight of the interior PDE rows and of the loss's residual term, > 0
 //	solver.model            hybrid            hybrid, gauss-newton or newton (constraint.Model)
 //	solver.krylov.method    cg                cg or lsqr (constraint.Inner)
 //	solver.krylov.tol       1e-12             floor of the inner relative tolerance
@@ -66,9 +67,30 @@
 //	transport.retries       3                 retries of a failed request, ≥ 0
 //	transport.max_payload   0                 largest message in bytes; 0 means the server's limit
 //	output.dir              out               output directory; the -out flag overrides it
+//	train.mode              hard              hard (PI-HC, PI-HC-MoE) or soft (PI-SC)
+//	train.network.kind      mlp               mlp or fno
+//	train.network.hidden    [32, 32]          mlp: hidden widths
+//	train.network.width     32                fno: channels
+//	train.network.layers    4                 fno: Fourier layers
+//	train.network.modes     [8, 8]            fno: kept frequencies per axis
+//	train.network.projection 64               fno: hidden width of the projection
+//	train.network.out       16                basis functions N (hard mode)
+//	train.data, train.test  ""                gen datasets; relative paths are taken beside the config
+//	train.steps             100               optimizer steps, ≥ 1
+//	train.batch             1                 instances per step, ≥ 1
+//	train.optimizer         adam              adam, adamw or lion
+//	train.lr                1e-3              base learning rate, > 0
+//	train.schedule          step              constant, step, exponential or linear
+//	train.decay_every       800               step schedule: steps per decay
+//	train.decay_factor      0.5               step schedule: factor per decay
+//	train.final_lr          1e-4              floor (step) or end value (exponential, linear)
+//	train.warmup            0                 linear warm-up steps
+//	train.clip              1                 global gradient-norm clip; 0 turns it off
+//	train.weight_decay      0                 adamw and lion
+//	train.checkpoint_every  50                steps between checkpoints
+//	train.unconverged       skip              an expert that did not converge: skip its gradient, or fail the step
 //
-// The train and data sections are reserved and rejected until they are
-// defined.
+// The data section is reserved and rejected until it is defined.
 //
 // The tolerances solver.tol, solver.step_tol, solver.cost_tol and
 // solver.krylov.tol may be 0, which disables that test: package constraint
