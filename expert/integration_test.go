@@ -284,7 +284,9 @@ func TestExpertKilledMidRequest(t *testing.T) {
 		}
 		done <- err
 	}()
-	time.Sleep(300 * time.Millisecond)
+	// The solve takes about a second here (281 LM steps to rounding level):
+	// the victim dies well inside it, after it has taken the request.
+	time.Sleep(150 * time.Millisecond)
 	victim.Process.Kill()
 	startExpert(t, url, "rescuer")
 	select {
