@@ -69,14 +69,11 @@ func Eval(ctx context.Context, cfg *config.Config, env Env, ckpt string) (*EvalM
 		return nil, err
 	}
 	defer closeExperts()
-	tr.SkipUnconverged = true
 	m := &EvalMetrics{Mode: tc.Mode, Split: cfg.Experts.Split, Instances: data.N}
 	preds := make([][]float64, data.N)
 	start := time.Now()
 	for i := range data.N {
-		// The gradient pass also yields the prediction; its parameter
-		// gradients are discarded.
-		st, u, err := tr.Gradient(ctx, data.Initial(i), 1, "eval")
+		st, u, err := tr.Predict(ctx, data.Initial(i))
 		if err != nil {
 			return nil, fmt.Errorf("eval: instance %d: %w", i, err)
 		}

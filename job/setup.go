@@ -84,7 +84,7 @@ func NewSetup(cfg *config.Config, checkpoint string) (*Setup, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.Terms, err = moe.ComputeTerms(s.Grid, s.Basis, s.N, s.Scheme, neededTerms(s.Eq)); err != nil {
+	if s.Terms, err = moe.ComputeTerms(s.Grid, s.Basis, s.N, s.Scheme, moe.NeededTerms(s.Eq)); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -109,23 +109,6 @@ func trainedBasis(cfg *config.Config, g mesh.Grid, hold []float64, checkpoint st
 	}
 	nx := g.Size() / g.Axes[0].N
 	return net.Forward(train.Features(g, hold[:nx]))
-}
-
-// neededTerms lists the terms of every residual an expert may get, with u
-// first (the assembly and the fitted start read it).
-func neededTerms(eq pde.Equation) []pde.Term {
-	terms := []pde.Term{pde.TermU}
-	add := func(r pde.Residual) { terms = append(terms, r.Terms()...) }
-	add(eq.Interior())
-	add(eq.Initial())
-	for axis := 1; axis <= eq.SpaceDims(); axis++ {
-		for _, side := range []pde.Side{pde.Lower, pde.Upper} {
-			if c, ok := eq.Boundary(axis, side); ok {
-				add(c.Residual)
-			}
-		}
-	}
-	return terms
 }
 
 // Inputs returns the fields the experts' problems are built from.

@@ -93,3 +93,20 @@ func (t *Terms) AccumulateBasis(bbar []float64, term pde.Term, fbar []float64) e
 	}
 	return nil
 }
+
+// NeededTerms lists the terms of every residual an expert may get for eq,
+// with u first (the assembly and the fitted start read it).
+func NeededTerms(eq pde.Equation) []pde.Term {
+	terms := []pde.Term{pde.TermU}
+	add := func(r pde.Residual) { terms = append(terms, r.Terms()...) }
+	add(eq.Interior())
+	add(eq.Initial())
+	for axis := 1; axis <= eq.SpaceDims(); axis++ {
+		for _, side := range []pde.Side{pde.Lower, pde.Upper} {
+			if c, ok := eq.Boundary(axis, side); ok {
+				add(c.Residual)
+			}
+		}
+	}
+	return terms
+}

@@ -77,10 +77,19 @@ type StepStats struct {
 	Sweeps      int
 }
 
-// Gradient evaluates the loss of one instance (u0: the initial value on the
-// x grid) and adds scale·∂L/∂θ to the network's Param.Grad. key names the
-// experts' cached forwards.
-func (tr *Trainer) Gradient(ctx context.Context, u0 []float64, scale float64, key string) (StepStats, []float64, error) {
+// pass is the forward state of one instance that its backward needs.
+type pass struct {
+	loss  *Loss
+	out   []float64 // the network's output: basis (Hard) or u (Soft)
+	u     []float64 // the assembled solution
+	in    moe.Inputs
+	res   *moe.Outcome
+	stale []bool // experts whose solve did not converge
+}
+
+// forward runs the network and, in hard mode, the experts' solves, and
+// assembles u. keep asks the experts to cache their forwards under key.
+func (tr *Trainer) forward(ctx context.Context, u0 []float64, key string, keep bool) (StepStats, *pass, error) {
 	var st StepStats
 	g := tr.Grid
 	loss, err := NewLoss(g, tr.Eq, tr.Scheme, u0)
@@ -92,28 +101,11 @@ func (tr *Trainer) Gradient(ctx context.Context, u0 []float64, scale float64, ke
 	if err != nil {
 		return st, nil, err
 	}
+	ps := &pass{loss: loss, out: out, u: out}
 	if tr.Mode == Soft {
-		ubar := make([]float64, len(out))
-		if st.Loss, err = loss.Eval(out, ubar); err != nil {
-			return st, nil, err
-		}
-		scaleInPlace(ubar, scale)
-		if _, err := tr.Net.Backward(ubar); err != nil {
-			return st, nil, err
-		}
-		return st, out, nil
+		return st, ps, nil
 	}
-	basis := out
-	needed := []pde.Term{pde.TermU}
-	needed = append(needed, tr.Eq.Interior().Terms()...)
-	for axis := 1; axis < g.Dims(); axis++ {
-		for _, side := range []pde.Side{pde.Lower, pde.Upper} {
-			if c, ok := tr.Eq.Boundary(axis, side); ok {
-				needed = append(needed, c.Residual.Terms()...)
-			}
-		}
-	}
-	terms, err := moe.ComputeTerms(g, basis, tr.N, tr.Scheme, needed)
+	terms, err := moe.ComputeTerms(g, out, tr.N, tr.Scheme, moe.NeededTerms(tr.Eq))
 	if err != nil {
 		return st, nil, err
 	}
@@ -122,38 +114,63 @@ func (tr *Trainer) Gradient(ctx context.Context, u0 []float64, scale float64, ke
 	for p := range hold {
 		hold[p] = u0[p%nx]
 	}
-	in := moe.Inputs{Terms: terms, Hold: hold, Ridge: tr.Ridge, InteriorWeight: tr.ResidualWeight}
+	ps.in = moe.Inputs{Terms: terms, Hold: hold, Ridge: tr.Ridge, InteriorWeight: tr.ResidualWeight}
 	opt := tr.Options
-	opt.Keep, opt.KeyPrefix = true, key
-	res, err := moe.Run(ctx, tr.Router, tr.Layout, tr.Plans, basis, in, opt)
+	opt.Keep, opt.KeyPrefix = keep, key
+	if ps.res, err = moe.Run(ctx, tr.Router, tr.Layout, tr.Plans, out, ps.in, opt); err != nil {
+		return st, nil, err
+	}
+	ps.u = ps.res.U
+	st.Sweeps = ps.res.Sweeps
+	ps.stale = make([]bool, len(ps.res.Forwards))
+	for k, f := range ps.res.Forwards {
+		st.Iterations += f.Reply.Result.Iterations
+		if !f.Reply.Result.Status.Converged() {
+			ps.stale[k] = true
+			st.Unconverged++
+		}
+	}
+	return st, ps, nil
+}
+
+// Predict evaluates one instance (u0: the initial value on the x grid) and
+// returns its loss and the solution, without a backward pass.
+func (tr *Trainer) Predict(ctx context.Context, u0 []float64) (StepStats, []float64, error) {
+	st, ps, err := tr.forward(ctx, u0, "predict", false)
 	if err != nil {
 		return st, nil, err
 	}
-	st.Sweeps = res.Sweeps
-	unconverged := make([]bool, len(res.Forwards))
-	for k, f := range res.Forwards {
-		st.Iterations += f.Reply.Result.Iterations
-		if !f.Reply.Result.Status.Converged() {
-			unconverged[k] = true
-			st.Unconverged++
-		}
+	st.Loss, err = ps.loss.Eval(ps.u, nil)
+	return st, ps.u, err
+}
+
+// Gradient evaluates the loss of one instance (u0: the initial value on the
+// x grid) and adds scale·∂L/∂θ to the network's Param.Grad. key names the
+// experts' cached forwards.
+func (tr *Trainer) Gradient(ctx context.Context, u0 []float64, scale float64, key string) (StepStats, []float64, error) {
+	st, ps, err := tr.forward(ctx, u0, key, true)
+	if err != nil {
+		return st, nil, err
 	}
 	if st.Unconverged > 0 && !tr.SkipUnconverged {
 		return st, nil, fmt.Errorf("train: %d experts did not converge (train.unconverged: fail)", st.Unconverged)
 	}
-	ubar := make([]float64, len(res.U))
-	if st.Loss, err = loss.Eval(res.U, ubar); err != nil {
+	ubar := make([]float64, len(ps.u))
+	if st.Loss, err = ps.loss.Eval(ps.u, ubar); err != nil {
 		return st, nil, err
 	}
 	scaleInPlace(ubar, scale)
-	bbar, err := moe.Backward(ctx, tr.Router, tr.Plans, basis, in, res, ubar, tr.Backward, func(k int) bool { return unconverged[k] })
-	if err != nil {
+	outbar := ubar
+	if tr.Mode == Hard {
+		outbar, err = moe.Backward(ctx, tr.Router, tr.Plans, ps.out, ps.in, ps.res, ubar, tr.Backward, func(k int) bool { return ps.stale[k] })
+		if err != nil {
+			return st, nil, err
+		}
+	}
+	if _, err := tr.Net.Backward(outbar); err != nil {
 		return st, nil, err
 	}
-	if _, err := tr.Net.Backward(bbar); err != nil {
-		return st, nil, err
-	}
-	return st, res.U, nil
+	return st, ps.u, nil
 }
 
 func scaleInPlace(v []float64, s float64) {
