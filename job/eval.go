@@ -4,14 +4,12 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sort"
 	"time"
 
 	"github.com/hcmoe/hcmoe/config"
-	"github.com/hcmoe/hcmoe/model"
 	"github.com/hcmoe/hcmoe/report"
 )
 
@@ -53,16 +51,9 @@ func Eval(ctx context.Context, cfg *config.Config, env Env, ckpt string) (*EvalM
 	if err != nil {
 		return nil, err
 	}
-	net, err := newNetwork(cfg, rand.New(rand.NewPCG(cfg.Seed, 0x6e6574)))
+	net, err := loadNetwork(cfg, ckpt)
 	if err != nil {
 		return nil, err
-	}
-	c, err := model.Load(ckpt)
-	if err != nil {
-		return nil, err
-	}
-	if err := c.Restore(net.Params()); err != nil {
-		return nil, fmt.Errorf("checkpoint %s: %w", ckpt, err)
 	}
 	tr, closeExperts, err := newTrainer(ctx, cfg, env, net)
 	if err != nil {

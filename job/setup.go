@@ -8,12 +8,10 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"math/rand/v2"
 
 	"github.com/hcmoe/hcmoe/basis"
 	"github.com/hcmoe/hcmoe/config"
 	"github.com/hcmoe/hcmoe/mesh"
-	"github.com/hcmoe/hcmoe/model"
 	"github.com/hcmoe/hcmoe/moe"
 	"github.com/hcmoe/hcmoe/npz"
 	"github.com/hcmoe/hcmoe/pde"
@@ -51,16 +49,7 @@ func NewSetup(cfg *config.Config, checkpoint string) (*Setup, error) {
 	if s.Scheme, err = cfg.Scheme(); err != nil {
 		return nil, err
 	}
-	part, err := cfg.Partition()
-	if err != nil {
-		return nil, err
-	}
-	s.Layout = &moe.Layout{Grid: s.Grid, Partition: part, Equation: s.Eq, Points: cfg.Experts.Points,
-		Replicate: cfg.Experts.ICBC == "replicate", Overlap: cfg.Experts.Overlap, Seed: cfg.Seed}
-	if cfg.Experts.Coupling != "schwarz" {
-		s.Layout.Overlap = 0
-	}
-	if s.Plans, err = s.Layout.Plans(); err != nil {
+	if s.Layout, s.Plans, err = layout(cfg, s.Grid, s.Eq); err != nil {
 		return nil, err
 	}
 	if s.Hold, s.Ref, err = initialAndReference(cfg, s.Grid); err != nil {
@@ -96,19 +85,38 @@ func trainedBasis(cfg *config.Config, g mesh.Grid, hold []float64, checkpoint st
 	if cfg.Train.Mode == "soft" {
 		return nil, fmt.Errorf("solve -checkpoint: a soft-constraint network outputs u, not a basis")
 	}
-	net, err := newNetwork(cfg, rand.New(rand.NewPCG(cfg.Seed, 0x6e6574)))
+	net, err := loadNetwork(cfg, checkpoint)
 	if err != nil {
 		return nil, err
-	}
-	c, err := model.Load(checkpoint)
-	if err != nil {
-		return nil, err
-	}
-	if err := c.Restore(net.Params()); err != nil {
-		return nil, fmt.Errorf("checkpoint %s: %w", checkpoint, err)
 	}
 	nx := g.Size() / g.Axes[0].N
 	return net.Forward(train.Features(g, hold[:nx]))
+}
+
+// layout shares the grid among the configured experts: Schwarz coupling
+// extends each region by the overlap, otherwise the overlap is ignored.
+func layout(cfg *config.Config, g mesh.Grid, eq pde.Equation) (*moe.Layout, []moe.Plan, error) {
+	part, err := cfg.Partition()
+	if err != nil {
+		return nil, nil, err
+	}
+	e := cfg.Experts
+	l := &moe.Layout{Grid: g, Partition: part, Equation: eq, Points: e.Points,
+		Replicate: e.ICBC == "replicate", Overlap: e.Overlap, Seed: cfg.Seed}
+	if e.Coupling != "schwarz" {
+		l.Overlap = 0
+	}
+	plans, err := l.Plans()
+	if err != nil {
+		return nil, nil, err
+	}
+	return l, plans, nil
+}
+
+// runOptions are the moe options of the configured experts.
+func runOptions(cfg *config.Config) moe.Options {
+	e := cfg.Experts
+	return moe.Options{Settings: cfg.SolverSettings(), Schwarz: e.Coupling == "schwarz", Sweeps: e.Sweeps, Tol: e.InterfaceTol}
 }
 
 // Inputs returns the fields the experts' problems are built from.

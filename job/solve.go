@@ -117,9 +117,9 @@ func prepare(ctx context.Context, cfg *config.Config, env Env) (*Setup, *Cluster
 }
 
 func (s *Setup) options() moe.Options {
-	e := s.Cfg.Experts
-	return moe.Options{Settings: s.Cfg.SolverSettings(), Schwarz: e.Coupling == "schwarz", Sweeps: e.Sweeps, Tol: e.InterfaceTol,
-		Keep: false, KeyPrefix: fmt.Sprintf("solve-%d", time.Now().UnixNano())}
+	o := runOptions(s.Cfg)
+	o.KeyPrefix = fmt.Sprintf("solve-%d", time.Now().UnixNano())
+	return o
 }
 
 func writeOutputs(dir string, s *Setup, u []float64, m *Metrics) error {

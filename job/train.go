@@ -13,7 +13,6 @@ import (
 
 	"github.com/hcmoe/hcmoe/config"
 	"github.com/hcmoe/hcmoe/model"
-	"github.com/hcmoe/hcmoe/moe"
 	"github.com/hcmoe/hcmoe/npz"
 	"github.com/hcmoe/hcmoe/train"
 )
@@ -250,6 +249,23 @@ func newSchedule(tc config.Train) model.Schedule {
 	return s
 }
 
+// loadNetwork builds the configured network with the parameters of a
+// checkpoint.
+func loadNetwork(cfg *config.Config, checkpoint string) (model.Network, error) {
+	net, err := newNetwork(cfg, rand.New(rand.NewPCG(cfg.Seed, 0x6e6574)))
+	if err != nil {
+		return nil, err
+	}
+	c, err := model.Load(checkpoint)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Restore(net.Params()); err != nil {
+		return nil, fmt.Errorf("checkpoint %s: %w", checkpoint, err)
+	}
+	return net, nil
+}
+
 // newFNO builds the configured Fourier neural operator on the config's grid.
 func newFNO(cfg *config.Config, in, out int, rng *rand.Rand) (model.Network, error) {
 	g, err := cfg.Grid()
@@ -283,16 +299,7 @@ func newTrainer(ctx context.Context, cfg *config.Config, env Env, net model.Netw
 		tr.Mode = train.Soft
 		return tr, func() {}, nil
 	}
-	part, err := cfg.Partition()
-	if err != nil {
-		return nil, nil, err
-	}
-	tr.Layout = &moe.Layout{Grid: g, Partition: part, Equation: eq, Points: cfg.Experts.Points,
-		Replicate: cfg.Experts.ICBC == "replicate", Overlap: cfg.Experts.Overlap, Seed: cfg.Seed}
-	if cfg.Experts.Coupling != "schwarz" {
-		tr.Layout.Overlap = 0
-	}
-	if tr.Plans, err = tr.Layout.Plans(); err != nil {
+	if tr.Layout, tr.Plans, err = layout(cfg, g, eq); err != nil {
 		return nil, nil, err
 	}
 	cl, err := Connect(ctx, cfg, env)
@@ -300,7 +307,6 @@ func newTrainer(ctx context.Context, cfg *config.Config, env Env, net model.Netw
 		return nil, nil, err
 	}
 	tr.Router = cl.Router
-	tr.Options = moe.Options{Settings: cfg.SolverSettings(), Schwarz: cfg.Experts.Coupling == "schwarz",
-		Sweeps: cfg.Experts.Sweeps, Tol: cfg.Experts.InterfaceTol}
+	tr.Options = runOptions(cfg)
 	return tr, cl.Close, nil
 }
