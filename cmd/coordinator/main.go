@@ -65,26 +65,31 @@ func run(args []string) error {
 	jsonLogs := fs.Bool("json-logs", false, "log JSON lines even on a terminal")
 	listen := fs.Int("listen", 0, "loopback port for the embedded NATS server, for expert processes started separately (default: a free port)")
 	minExperts := fs.Int("min-experts", 1, "experts that must answer before work starts")
-	envFor := func(out string) job.Env {
-		return job.Env{NATSURL: *natsURL, Experts: *experts, Out: out, Log: logger(*jsonLogs), Listen: *listen, MinExperts: *minExperts}
+	// load parses the flags, reads the config and builds the environment;
+	// out defaults to the config's output.dir.
+	load := func(out string) (*config.Config, job.Env, error) {
+		if err := parse(fs, args, cfgPath); err != nil {
+			return nil, job.Env{}, err
+		}
+		cfg, err := config.Load(*cfgPath)
+		if err != nil {
+			return nil, job.Env{}, err
+		}
+		if out == "" {
+			out = cfg.Output.Dir
+		}
+		return cfg, job.Env{NATSURL: *natsURL, Experts: *experts, Out: out, Log: logger(*jsonLogs), Listen: *listen, MinExperts: *minExperts}, nil
 	}
 	switch cmd {
 	case "solve":
 		out := fs.String("out", "", "output directory (default: output.dir of the config)")
 		dump := fs.String("dump-problems", "", "write each expert's problem file to this directory")
 		ckpt := fs.String("checkpoint", "", "solve with the basis of a trained network (train section of the config)")
-		if err := parse(fs, args, cfgPath); err != nil {
-			return err
-		}
-		cfg, err := config.Load(*cfgPath)
+		cfg, env, err := load(*out)
 		if err != nil {
 			return err
 		}
-		env := envFor(*out)
 		env.Checkpoint = *ckpt
-		if env.Out == "" {
-			env.Out = cfg.Output.Dir
-		}
 		m, err := job.Solve(ctx, cfg, env, *dump)
 		if err != nil {
 			return err
@@ -93,14 +98,11 @@ func run(args []string) error {
 	case "gradcheck":
 		dirs := fs.Int("directions", 3, "random directions to check")
 		step := fs.Float64("step", 1e-7, "central-difference step along each direction")
-		if err := parse(fs, args, cfgPath); err != nil {
-			return err
-		}
-		cfg, err := config.Load(*cfgPath)
+		cfg, env, err := load("")
 		if err != nil {
 			return err
 		}
-		gc, err := job.GradCheck(ctx, cfg, envFor(""), *dirs, *step)
+		gc, err := job.GradCheck(ctx, cfg, env, *dirs, *step)
 		if err != nil {
 			return err
 		}
@@ -135,16 +137,9 @@ func run(args []string) error {
 	case "train":
 		out := fs.String("out", "", "run directory: train.jsonl and checkpoint.npz (default: output.dir)")
 		resume := fs.Bool("resume", false, "continue from the run directory's checkpoint")
-		if err := parse(fs, args, cfgPath); err != nil {
-			return err
-		}
-		cfg, err := config.Load(*cfgPath)
+		cfg, env, err := load(*out)
 		if err != nil {
 			return err
-		}
-		env := envFor(*out)
-		if env.Out == "" {
-			env.Out = cfg.Output.Dir
 		}
 		start := time.Now()
 		if err := job.Train(ctx, cfg, env, *resume); err != nil {
@@ -154,19 +149,12 @@ func run(args []string) error {
 	case "eval":
 		out := fs.String("out", "", "output directory (default: output.dir)")
 		ckpt := fs.String("checkpoint", "", "checkpoint written by train (required)")
-		if err := parse(fs, args, cfgPath); err != nil {
+		cfg, env, err := load(*out)
+		if err != nil {
 			return err
 		}
 		if *ckpt == "" {
 			return errors.New("eval: -checkpoint is required")
-		}
-		cfg, err := config.Load(*cfgPath)
-		if err != nil {
-			return err
-		}
-		env := envFor(*out)
-		if env.Out == "" {
-			env.Out = cfg.Output.Dir
 		}
 		m, err := job.Eval(ctx, cfg, env, *ckpt)
 		if err != nil {
