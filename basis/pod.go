@@ -6,8 +6,8 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/hcmoe/hcmoe/dataset"
 	"github.com/hcmoe/hcmoe/mesh"
-	"github.com/hcmoe/hcmoe/npz"
 )
 
 // POD returns the first n proper orthogonal modes of a dataset written by
@@ -16,33 +16,20 @@ import (
 // the data's mean as well as its variations), scaled to unit RMS on the
 // grid. The dataset's grid must be g. It is the non-learned baseline a
 // learned basis has to beat.
-func POD(g mesh.Grid, path string, n int, lim npz.Limits) ([]float64, error) {
+func POD(g mesh.Grid, path string, n int) ([]float64, error) {
 	if n < 1 {
 		return nil, fmt.Errorf("basis: pod: n = %d, want ≥ 1", n)
 	}
-	arrs, err := npz.ReadFile(path, lim)
+	d, err := dataset.Read(path, g)
 	if err != nil {
 		return nil, fmt.Errorf("basis: pod: %w", err)
 	}
-	u, ok := arrs["u"]
-	if !ok || u.Float64 == nil {
-		return nil, fmt.Errorf("basis: pod: %s has no float array \"u\"", path)
-	}
-	shape := g.Shape()
-	if len(u.Shape) != len(shape)+1 {
-		return nil, fmt.Errorf("basis: pod: %s: u has shape %v, want [count %v]", path, u.Shape, shape)
-	}
-	for i, s := range shape {
-		if u.Shape[i+1] != s {
-			return nil, fmt.Errorf("basis: pod: %s: u has shape %v, the config's grid is %v", path, u.Shape, shape)
-		}
-	}
-	count, size := u.Shape[0], g.Size()
+	count, size := d.N, g.Size()
 	if n > count {
 		return nil, fmt.Errorf("basis: pod: %d modes asked of %d trajectories in %s", n, count, path)
 	}
 	var svd mat.SVD
-	if !svd.Factorize(mat.NewDense(count, size, u.Float64), mat.SVDThinV) {
+	if !svd.Factorize(mat.NewDense(count, size, d.U), mat.SVDThinV) {
 		return nil, fmt.Errorf("basis: pod: SVD of %s did not converge", path)
 	}
 	var v mat.Dense

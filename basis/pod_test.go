@@ -42,7 +42,7 @@ func TestPOD(t *testing.T) {
 	if err := npz.WriteFile(path, false, func(w *npz.Writer) error { return w.Float64("u", []int{count, 9, 17}, u) }); err != nil {
 		t.Fatal(err)
 	}
-	b, err := POD(g, path, 3, npz.Limits{})
+	b, err := POD(g, path, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,11 +60,11 @@ func TestPOD(t *testing.T) {
 			t.Fatalf("trajectory %d off the POD span by %.3g", i, n)
 		}
 	}
-	if _, err := POD(g, path, 4, npz.Limits{}); err == nil {
+	if _, err := POD(g, path, 4); err == nil {
 		t.Fatal("a fourth mode of rank-3 data accepted")
 	}
 	g2 := grid(t, mesh.Axis{Min: 0, Max: 1, N: 9}, mesh.Axis{Min: 0, Max: 1, N: 16})
-	if _, err := POD(g2, path, 2, npz.Limits{}); err == nil {
+	if _, err := POD(g2, path, 2); err == nil {
 		t.Fatal("grid mismatch accepted")
 	}
 }

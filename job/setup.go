@@ -13,7 +13,6 @@ import (
 	"github.com/hcmoe/hcmoe/config"
 	"github.com/hcmoe/hcmoe/mesh"
 	"github.com/hcmoe/hcmoe/moe"
-	"github.com/hcmoe/hcmoe/npz"
 	"github.com/hcmoe/hcmoe/pde"
 	"github.com/hcmoe/hcmoe/pde/reference"
 	"github.com/hcmoe/hcmoe/train"
@@ -66,7 +65,7 @@ func NewSetup(cfg *config.Config, checkpoint string) (*Setup, error) {
 		s.Basis, err = basis.RandomFeatures(s.Grid, b.Features, b.Scale, b.Seed)
 	case b.Kind == "pod":
 		s.N = b.N
-		s.Basis, err = basis.POD(s.Grid, b.Data, b.N, npz.Limits{})
+		s.Basis, err = basis.POD(s.Grid, b.Data, b.N)
 	default:
 		err = fmt.Errorf("basis.kind: %s is not implemented yet", b.Kind)
 	}

@@ -12,54 +12,26 @@ import (
 	"time"
 
 	"github.com/hcmoe/hcmoe/config"
+	"github.com/hcmoe/hcmoe/dataset"
 	"github.com/hcmoe/hcmoe/model"
-	"github.com/hcmoe/hcmoe/npz"
 	"github.com/hcmoe/hcmoe/train"
 )
 
-// Dataset is the part of a gen file that training and evaluation read.
-type Dataset struct {
-	U  []float64 // count × grid size (references)
-	U0 []float64 // count × initial-slice size
-	N  int       // instances
-}
-
-// LoadDataset reads a gen file and checks it against the config's grid.
-func LoadDataset(path string, cfg *config.Config) (*Dataset, error) {
+// LoadDataset reads a gen file for training or evaluation: trajectories on
+// the config's grid and their initial values.
+func LoadDataset(path string, cfg *config.Config) (*dataset.Dataset, error) {
 	g, err := cfg.Grid()
 	if err != nil {
 		return nil, err
 	}
-	arr, err := npz.ReadFile(path, npz.Limits{})
+	d, err := dataset.Read(path, g)
 	if err != nil {
-		return nil, fmt.Errorf("dataset: %w", err)
+		return nil, err
 	}
-	u, u0 := arr["u"], arr["u0"]
-	if u == nil || u0 == nil || u.Float64 == nil || u0.Float64 == nil {
-		return nil, fmt.Errorf("dataset %s: needs float arrays u and u0 (written by coordinator gen)", path)
+	if d.U0 == nil {
+		return nil, fmt.Errorf("dataset %s: no initial values u0 (written by coordinator gen)", path)
 	}
-	shape := g.Shape()
-	if len(u.Shape) != len(shape)+1 {
-		return nil, fmt.Errorf("dataset %s: u has shape %v, the config's grid is %v", path, u.Shape, shape)
-	}
-	for i, s := range shape {
-		if u.Shape[i+1] != s {
-			return nil, fmt.Errorf("dataset %s: u has shape %v, the config's grid is %v", path, u.Shape, shape)
-		}
-	}
-	return &Dataset{U: u.Float64, U0: u0.Float64, N: u.Shape[0]}, nil
-}
-
-// Initial returns instance i's initial value.
-func (d *Dataset) Initial(i int) []float64 {
-	n := len(d.U0) / d.N
-	return d.U0[i*n : (i+1)*n]
-}
-
-// Reference returns instance i's reference field.
-func (d *Dataset) Reference(i int) []float64 {
-	n := len(d.U) / d.N
-	return d.U[i*n : (i+1)*n]
+	return d, nil
 }
 
 // newNetwork builds the configured basis network.
