@@ -292,9 +292,7 @@ func (s *system) addSecondOrder(h []float64) {
 // secondOrderProduct sets dst = Σ_i r_i w Σ_kl ρ_kl B_k[i]ᵀ (B_l[i]·x).
 func (s *system) secondOrderProduct(dst, x []float64, scratch [][]float64) {
 	n := s.n
-	s.parallel(func(sl int) {
-		acc := scratch[sl]
-		clear(acc)
+	s.reduce(dst, scratch, func(acc []float64, sl int) {
 		sv := make([]float64, s.maxTerms())
 		for _, sp := range s.slabs[sl] {
 			b := &s.p.Blocks[sp.block]
@@ -317,8 +315,4 @@ func (s *system) secondOrderProduct(dst, x []float64, scratch [][]float64) {
 			}
 		}
 	})
-	clear(dst)
-	for sl := range s.slabs {
-		floats.Add(dst, scratch[sl])
-	}
 }

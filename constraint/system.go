@@ -188,7 +188,8 @@ func (s *system) jv(dst, v []float64) {
 // jtv sets dst = Jᵀ y (length N).
 func (s *system) jtv(dst, y []float64, scratch [][]float64) {
 	n := s.n
-	s.reduce(dst, scratch, func(acc []float64, lo, hi int) {
+	s.reduce(dst, scratch, func(acc []float64, sl int) {
+		lo, hi := s.rowRange(sl)
 		for i := lo; i < hi; i++ {
 			if y[i] != 0 {
 				floats.AddScaled(acc, y[i], s.jac[i*n:(i+1)*n])
@@ -197,14 +198,13 @@ func (s *system) jtv(dst, y []float64, scratch [][]float64) {
 	})
 }
 
-// reduce runs f on every slab's rows [lo, hi) into that slab's zeroed
-// scratch, then sums the partials into dst in slab order.
-func (s *system) reduce(dst []float64, scratch [][]float64, f func(acc []float64, lo, hi int)) {
+// reduce runs f on every slab into that slab's zeroed scratch, then sums
+// the partials into dst in slab order.
+func (s *system) reduce(dst []float64, scratch [][]float64, f func(acc []float64, sl int)) {
 	s.parallel(func(sl int) {
 		acc := scratch[sl][:len(dst)]
 		clear(acc)
-		lo, hi := s.rowRange(sl)
-		f(acc, lo, hi)
+		f(acc, sl)
 	})
 	clear(dst)
 	for sl := range s.slabs {
@@ -215,7 +215,8 @@ func (s *system) reduce(dst []float64, scratch [][]float64, f func(acc []float64
 // colNorms sets dst[j] to the squared norm of column j of J.
 func (s *system) colNorms(dst []float64, scratch [][]float64) {
 	n := s.n
-	s.reduce(dst, scratch, func(acc []float64, lo, hi int) {
+	s.reduce(dst, scratch, func(acc []float64, sl int) {
+		lo, hi := s.rowRange(sl)
 		for i := lo; i < hi; i++ {
 			for j, v := range s.jac[i*n : (i+1)*n] {
 				acc[j] += v * v
@@ -228,7 +229,8 @@ func (s *system) colNorms(dst []float64, scratch [][]float64) {
 // partial product with a symmetric rank-k update.
 func (s *system) gram(dst []float64, scratch [][]float64) {
 	n := s.n
-	s.reduce(dst, scratch, func(acc []float64, lo, hi int) {
+	s.reduce(dst, scratch, func(acc []float64, sl int) {
+		lo, hi := s.rowRange(sl)
 		if hi > lo {
 			a := blas64.General{Rows: hi - lo, Cols: n, Stride: n, Data: s.jac[lo*n : hi*n]}
 			blas64.Syrk(blas.Trans, 1, a, 0, blas64.Symmetric{Uplo: blas.Upper, N: n, Stride: n, Data: acc})

@@ -221,7 +221,7 @@ func (s *Service) serve(op string, req micro.Request, frame []byte) {
 	msg, err := s.codec.Unmarshal(frame, s.lim)
 	if err != nil {
 		code := CodeBadRequest
-		if errors.Is(err, constraint.ErrShape) || errors.Is(err, constraint.ErrNonFinite) || errors.Is(err, constraint.ErrEmpty) {
+		if invalid(err) {
 			code = CodeInvalid
 		}
 		s.fail(req, op, code, err)
@@ -299,10 +299,15 @@ func (s *Service) respond(req micro.Request, frame []byte) error {
 }
 
 func codeOf(err error) string {
-	if errors.Is(err, constraint.ErrShape) || errors.Is(err, constraint.ErrNonFinite) || errors.Is(err, constraint.ErrEmpty) || errors.Is(err, constraint.ErrNotConverged) {
+	if invalid(err) || errors.Is(err, constraint.ErrNotConverged) {
 		return CodeInvalid
 	}
 	return CodeFailed
+}
+
+// invalid reports an error about the problem itself rather than the solve.
+func invalid(err error) bool {
+	return errors.Is(err, constraint.ErrShape) || errors.Is(err, constraint.ErrNonFinite) || errors.Is(err, constraint.ErrEmpty)
 }
 
 func (s *Service) fail(req micro.Request, op, code string, err error) {
