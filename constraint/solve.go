@@ -571,20 +571,15 @@ outer:
 				// so comparing costs is noise. Take the step if it lowers
 				// ‖g‖ instead, which near a minimum is a Newton-like test
 				// that still converges.
-				gTrial := l.gradientAt(l.trial)
+				cTrial, gTrial := l.gradientAt(l.trial)
 				if isFinite(gTrial) && gTrial < gnorm {
+					// sys and l.gTrial already hold the new point.
 					accepted = true
 					copy(omega, l.trial)
-					cost = sys.eval(omega, l.what)
-					gnorm = l.gradient(omega)
-					res.Cost, res.GradNorm, res.Damping = cost, gnorm, mu
-					l.report(res.Iterations, cost, gnorm, mu, true)
-					if l.stationary(cost) {
-						res.Status = ConvergedGradient
-						return res, nil
-					}
-					if hnorm <= l.s.StepTol*(l.s.StepTol+wnorm) {
-						res.Status = ConvergedStep
+					copy(l.g, l.gTrial)
+					cost, gnorm = cTrial, gTrial
+					if st, done := l.accepted(res, cost, gnorm, mu, hnorm, wnorm); done {
+						res.Status = st
 						return res, nil
 					}
 					continue
@@ -636,14 +631,8 @@ outer:
 			cost = sys.eval(omega, l.what)
 			gOld := gnorm
 			gnorm = l.gradient(omega)
-			res.Cost, res.GradNorm, res.Damping = cost, gnorm, mu
-			l.report(res.Iterations, cost, gnorm, mu, true)
-			if l.stationary(cost) {
-				res.Status = ConvergedGradient
-				return res, nil
-			}
-			if hnorm <= l.s.StepTol*(l.s.StepTol+wnorm) {
-				res.Status = ConvergedStep
+			if st, done := l.accepted(res, cost, gnorm, mu, hnorm, wnorm); done {
+				res.Status = st
 				return res, nil
 			}
 			if l.s.Model == Hybrid && !l.exact && !newtonOff && l.what&withHessian != 0 {
@@ -670,14 +659,29 @@ outer:
 // residuals carries rounding errors of a few ε per row.
 const noiseFloor = 1e-13
 
-// gradientAt returns ‖g‖ at w, leaving sys.r and sys.jac at w.
-func (l *lm) gradientAt(w []float64) float64 {
-	if c := l.sys.eval(w, l.what); !isFinite(c) {
-		return math.Inf(1)
+// gradientAt returns F and ‖g‖ at w, leaving sys.r, sys.jac and l.gTrial
+// at w.
+func (l *lm) gradientAt(w []float64) (cost, gnorm float64) {
+	if cost = l.sys.eval(w, l.what); !isFinite(cost) {
+		return cost, math.Inf(1)
 	}
 	l.sys.jtv(l.gTrial, l.sys.r, l.scratchN)
 	floats.AddScaled(l.gTrial, l.p.Ridge, w)
-	return floats.Norm(l.gTrial, 2)
+	return cost, floats.Norm(l.gTrial, 2)
+}
+
+// accepted records an accepted step (sys and l.g at the new point) and
+// applies the gradient and step tests.
+func (l *lm) accepted(res *Result, cost, gnorm, mu, hnorm, wnorm float64) (Status, bool) {
+	res.Cost, res.GradNorm, res.Damping = cost, gnorm, mu
+	l.report(res.Iterations, cost, gnorm, mu, true)
+	if l.stationary(cost) {
+		return ConvergedGradient, true
+	}
+	if hnorm <= l.s.StepTol*(l.s.StepTol+wnorm) {
+		return ConvergedStep, true
+	}
+	return 0, false
 }
 
 // stationary applies the gradient test of Settings.GradTol at the current
