@@ -66,14 +66,18 @@ func run(args []string) error {
 	listen := fs.Int("listen", 0, "loopback port for the embedded NATS server, for expert processes started separately (default: a free port)")
 	minExperts := fs.Int("min-experts", 1, "experts that must answer before work starts")
 	// load parses the flags, reads the config and builds the environment;
-	// out defaults to the config's output.dir.
-	load := func(out string) (*config.Config, job.Env, error) {
+	// out (read after parsing, nil for none) defaults to output.dir.
+	load := func(outFlag *string) (*config.Config, job.Env, error) {
 		if err := parse(fs, args, cfgPath); err != nil {
 			return nil, job.Env{}, err
 		}
 		cfg, err := config.Load(*cfgPath)
 		if err != nil {
 			return nil, job.Env{}, err
+		}
+		var out string
+		if outFlag != nil {
+			out = *outFlag
 		}
 		if out == "" {
 			out = cfg.Output.Dir
@@ -85,7 +89,7 @@ func run(args []string) error {
 		out := fs.String("out", "", "output directory (default: output.dir of the config)")
 		dump := fs.String("dump-problems", "", "write each expert's problem file to this directory")
 		ckpt := fs.String("checkpoint", "", "solve with the basis of a trained network (train section of the config)")
-		cfg, env, err := load(*out)
+		cfg, env, err := load(out)
 		if err != nil {
 			return err
 		}
@@ -98,7 +102,7 @@ func run(args []string) error {
 	case "gradcheck":
 		dirs := fs.Int("directions", 3, "random directions to check")
 		step := fs.Float64("step", 1e-7, "central-difference step along each direction")
-		cfg, env, err := load("")
+		cfg, env, err := load(nil)
 		if err != nil {
 			return err
 		}
@@ -137,7 +141,7 @@ func run(args []string) error {
 	case "train":
 		out := fs.String("out", "", "run directory: train.jsonl and checkpoint.npz (default: output.dir)")
 		resume := fs.Bool("resume", false, "continue from the run directory's checkpoint")
-		cfg, env, err := load(*out)
+		cfg, env, err := load(out)
 		if err != nil {
 			return err
 		}
@@ -149,7 +153,7 @@ func run(args []string) error {
 	case "eval":
 		out := fs.String("out", "", "output directory (default: output.dir)")
 		ckpt := fs.String("checkpoint", "", "checkpoint written by train (required)")
-		cfg, env, err := load(*out)
+		cfg, env, err := load(out)
 		if err != nil {
 			return err
 		}
