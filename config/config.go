@@ -158,6 +158,10 @@ type Train struct {
 	WeightDecay     float64 `yaml:"weight_decay"`
 	CheckpointEvery int     `yaml:"checkpoint_every"`
 	Unconverged     string  `yaml:"unconverged"` // skip or fail
+	// Loss is how the residual, initial and boundary terms add up:
+	// "squares" (their mean squares) or "norms" (their root mean
+	// squares, as the paper's code sums norms).
+	Loss string `yaml:"loss"`
 }
 
 // Network configures the basis network.
@@ -342,6 +346,7 @@ func defaults() *Config {
 			Clip:            1,
 			CheckpointEvery: 50,
 			Unconverged:     "skip",
+			Loss:            "squares",
 		},
 	}
 }

@@ -493,6 +493,7 @@ func TestMalformed(t *testing.T) {
 
 		{"train steps", withMinimal("train:", "  steps: 0"), 7, "train.steps", "must be ≥ 1"},
 		{"train bad optimizer", withMinimal("train:", "  data: d.npz", "  optimizer: sgd"), 8, "train.optimizer", "sgd"},
+		{"train bad loss", withMinimal("train:", "  data: d.npz", "  loss: l1"), 8, "train.loss", "l1"},
 		{"data section", withMinimal("data: {count: 10}"), 6, "data", "not supported yet"},
 	} {
 		t.Run(test.name, func(t *testing.T) {

@@ -318,6 +318,7 @@ func (d *decoder) train(t *Train) decodeFunc {
 		{key: "weight_decay", decode: d.float(&t.WeightDecay)},
 		{key: "checkpoint_every", decode: d.int(&t.CheckpointEvery)},
 		{key: "unconverged", decode: d.str(&t.Unconverged)},
+		{key: "loss", decode: d.str(&t.Loss)},
 	})
 }
 

@@ -89,6 +89,7 @@
 //	train.weight_decay      0                 adamw and lion
 //	train.checkpoint_every  50                steps between checkpoints
 //	train.unconverged       skip              an expert that did not converge: skip its gradient, or fail the step
+//	train.loss              squares           squares: the loss terms' mean squares; norms: their root mean squares (the paper's sum of norms)
 //
 // The data section is reserved and rejected until it is defined.
 //

@@ -397,6 +397,7 @@ func (c *Config) validateTrain(pde.Equation) error {
 		{"train.optimizer", t.Optimizer, []string{"adam", "adamw", "lion"}},
 		{"train.schedule", t.Schedule, []string{"constant", "step", "exponential", "linear"}},
 		{"train.unconverged", t.Unconverged, []string{"skip", "fail"}},
+		{"train.loss", t.Loss, []string{"squares", "norms"}},
 	} {
 		if err := oneOf(e.v, e.opts...); err != nil {
 			return c.src.wrap(e.path, err)

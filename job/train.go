@@ -266,7 +266,8 @@ func newTrainer(ctx context.Context, cfg *config.Config, env Env, net model.Netw
 		return nil, nil, err
 	}
 	tr := &train.Trainer{Net: net, Grid: g, Eq: eq, Scheme: scheme, N: cfg.Train.Network.Out,
-		Ridge: cfg.Solver.Ridge, ResidualWeight: cfg.Solver.ResidualWeight, Backward: cfg.BackwardSettings()}
+		Ridge: cfg.Solver.Ridge, ResidualWeight: cfg.Solver.ResidualWeight, Backward: cfg.BackwardSettings(),
+		LossNorms: cfg.Train.Loss == "norms"}
 	if cfg.Train.Mode == "soft" {
 		tr.Mode = train.Soft
 		return tr, func() {}, nil

@@ -25,6 +25,12 @@ type Loss struct {
 	// ResidualWeight scales the PDE residual (0 means 1), as the experts'
 	// interior rows are scaled.
 	ResidualWeight float64
+	// Norms makes each term its root mean square instead of its mean
+	// square, as the paper's code sums norms. The minimiser of each term
+	// is the same; its gradient is divided by its size, so one large term
+	// (the interface jumps of independent experts) cannot drown the
+	// others.
+	Norms bool
 
 	interior, initial []int
 	faces             []face
@@ -68,34 +74,67 @@ func (p Parts) Total() float64 { return p.Residual + p.Initial + p.Boundary }
 // Eval returns the loss of u and, when grad is not nil, adds ∂L/∂u to it.
 func (l *Loss) Eval(u, grad []float64) (Parts, error) {
 	var parts Parts
-	var err error
 	w := l.ResidualWeight
 	if w == 0 {
 		w = 1
 	}
-	if parts.Residual, err = l.rows(u, grad, l.Eq.Interior(), l.interior, nil, w); err != nil {
+	var err error
+	if parts.Residual, err = l.term(grad, func(g []float64) (float64, error) {
+		return l.rows(u, g, l.Eq.Interior(), l.interior, nil, w)
+	}); err != nil {
 		return parts, err
 	}
-	n := float64(len(l.initial))
-	for i, p := range l.initial {
-		d := u[p] - l.Initial[i]
-		parts.Initial += 0.5 * d * d / n
-		if grad != nil {
-			grad[p] += d / n
+	parts.Initial, _ = l.term(grad, func(g []float64) (float64, error) {
+		n := float64(len(l.initial))
+		sum := 0.0
+		for i, p := range l.initial {
+			d := u[p] - l.Initial[i]
+			sum += 0.5 * d * d / n
+			if g != nil {
+				g[p] += d / n
+			}
 		}
-	}
-	for _, f := range l.faces {
-		v := f.cond.Value
-		b, err := l.rows(u, grad, f.cond.Residual, f.points, func(int) float64 { return v }, 1)
-		if err != nil {
-			return parts, fmt.Errorf("%s: %w", f.name, err)
+		return sum, nil
+	})
+	if parts.Boundary, err = l.term(grad, func(g []float64) (float64, error) {
+		sum := 0.0
+		for _, f := range l.faces {
+			v := f.cond.Value
+			b, err := l.rows(u, g, f.cond.Residual, f.points, func(int) float64 { return v }, 1)
+			if err != nil {
+				return 0, fmt.Errorf("%s: %w", f.name, err)
+			}
+			sum += b
 		}
-		parts.Boundary += b
+		return sum, nil
+	}); err != nil {
+		return parts, err
 	}
 	if math.IsNaN(parts.Total()) || math.IsInf(parts.Total(), 0) {
 		return parts, fmt.Errorf("train: loss is %v (residual %v, initial %v, boundary %v)", parts.Total(), parts.Residual, parts.Initial, parts.Boundary)
 	}
 	return parts, nil
+}
+
+// term evaluates one mean-square term, which adds its gradient to the
+// slice it is given, and turns it into a root mean square under Norms.
+func (l *Loss) term(grad []float64, eval func(g []float64) (float64, error)) (float64, error) {
+	if !l.Norms {
+		return eval(grad)
+	}
+	var g []float64
+	if grad != nil {
+		g = make([]float64, len(grad))
+	}
+	ms, err := eval(g)
+	if err != nil || ms == 0 {
+		return 0, err
+	}
+	rms := math.Sqrt(2 * ms)
+	for i, v := range g {
+		grad[i] += v / rms
+	}
+	return rms, nil
 }
 
 // rows returns mean ½ρ² of residual r over pts and adds its gradient: the

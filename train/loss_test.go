@@ -1,6 +1,7 @@
 package train
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -13,8 +14,13 @@ import (
 // L is a sum of smooth terms of size O(1); with step 1e-6 the truncation is
 // ~1e-12 and rounding ~1e-10 relative, so 1e-6 is safe.
 func TestLossGradient(t *testing.T) {
-	for _, name := range []string{"heat", "burgers", "allen-cahn", "diffusion-sorption"} {
-		t.Run(name, func(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		norms bool
+	}{{"heat", false}, {"burgers", false}, {"allen-cahn", false}, {"diffusion-sorption", false},
+		{"burgers", true}, {"diffusion-sorption", true}} {
+		name := tc.name
+		t.Run(fmt.Sprintf("%s/norms=%v", name, tc.norms), func(t *testing.T) {
 			g, err := mesh.NewGrid(mesh.Axis{Min: 0, Max: 1, N: 7}, mesh.Axis{Min: 0, Max: 1, N: 9})
 			if err != nil {
 				t.Fatal(err)
@@ -32,6 +38,7 @@ func TestLossGradient(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			l.Norms = tc.norms
 			u := make([]float64, g.Size())
 			for i := range u {
 				u[i] = 0.2 + 0.1*rng.Float64()

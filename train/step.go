@@ -46,6 +46,9 @@ type Trainer struct {
 	// forward did not converge (its ω is then treated as a constant);
 	// otherwise such an expert fails the step.
 	SkipUnconverged bool
+	// LossNorms sums the loss terms' root mean squares instead of their
+	// mean squares (Loss.Norms).
+	LossNorms bool
 }
 
 // Features is the network input of an instance: at every grid point the
@@ -97,6 +100,7 @@ func (tr *Trainer) forward(ctx context.Context, u0 []float64, key string, keep b
 		return st, nil, err
 	}
 	loss.ResidualWeight = tr.ResidualWeight
+	loss.Norms = tr.LossNorms
 	out, err := tr.Net.Forward(Features(g, u0))
 	if err != nil {
 		return st, nil, err

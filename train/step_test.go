@@ -83,7 +83,9 @@ func TestStepGradient(t *testing.T) {
 		name  string
 		mode  Mode
 		split []int
-	}{{"hard one expert", Hard, []int{1, 1}}, {"hard two experts", Hard, []int{1, 2}}, {"soft", Soft, nil}} {
+		norms bool
+	}{{"hard one expert", Hard, []int{1, 1}, false}, {"hard two experts", Hard, []int{1, 2}, false},
+		{"hard two experts, norms", Hard, []int{1, 2}, true}, {"soft", Soft, nil, false}} {
 		t.Run(tc.name, func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(4, 5))
 			out := n
@@ -98,7 +100,7 @@ func TestStepGradient(t *testing.T) {
 					p.Value[i] = 0.05 * rng.NormFloat64()
 				}
 			}
-			tr := &Trainer{Net: net, Mode: tc.mode, Grid: g, Eq: eq, Scheme: mesh.FD2, N: n, Ridge: 1e-8}
+			tr := &Trainer{Net: net, Mode: tc.mode, Grid: g, Eq: eq, Scheme: mesh.FD2, N: n, Ridge: 1e-8, LossNorms: tc.norms}
 			if tc.mode == Hard {
 				part, err := mesh.NewPartition(g, tc.split)
 				if err != nil {
