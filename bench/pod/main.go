@@ -4,7 +4,7 @@
 // experts (replicated and local initial/boundary rows), and with four
 // Schwarz-coupled experts. Run from the repository root:
 //
-//	go run ./bench/pod [-train 30] [-test 5] [-modes 16]
+//	go run ./bench/pod [-config F] [-train 30] [-test 5] [-modes 16] [-quick]
 package main
 
 import (
@@ -28,6 +28,7 @@ func main() {
 	test := flag.Int("test", 5, "unseen test instances")
 	modes := flag.Int("modes", 16, "POD modes")
 	cfgPath := flag.String("config", "configs/diffusion-sorption-pod.yaml", "config")
+	quick := flag.Bool("quick", false, "one expert and the paper's [1,4] only (no Schwarz)")
 	flag.Parse()
 	log.SetFlags(0)
 	ctx := context.Background()
@@ -45,11 +46,9 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	// The training set goes where the config's basis.data points.
-	trainPath := base.Basis.Data
-	if err := os.MkdirAll(filepath.Dir(trainPath), 0o755); err != nil {
-		log.Fatal(err)
-	}
+	// The basis is POD whatever the config's basis section says, so that
+	// the training configs (whose basis is the network) compare too.
+	trainPath := filepath.Join(dir, "train.npz")
 	if err := job.Gen(ctx, base, text, trainPath, *train, 1, nil); err != nil {
 		log.Fatal(err)
 	}
@@ -66,16 +65,20 @@ func main() {
 		cs[i] = arr["params"].Float64[i*len(arr["param_names"].Strings)] // c is the first parameter
 	}
 
-	variants := []struct {
+	type variant struct {
 		name     string
 		split    []int
 		icbc     string
 		coupling string
-	}{
+	}
+	variants := []variant{
 		{"one expert", []int{1, 1}, "replicate", "none"},
 		{"[1,4] independent, replicated rows (paper)", []int{1, 4}, "replicate", "none"},
 		{"[1,4] independent, local rows", []int{1, 4}, "local", "none"},
 		{"[1,4] Schwarz, overlap 6", []int{1, 4}, "local", "schwarz"},
+	}
+	if *quick {
+		variants = variants[:2]
 	}
 	fmt.Printf("POD basis: %d modes of %d trajectories at %d×%d; %d unseen instances\n", *modes, *train, base.Mesh.T.N, base.Mesh.X.N, *test)
 	for _, v := range variants {
@@ -84,7 +87,7 @@ func main() {
 		for _, c := range cs {
 			cfg := *base
 			cfg.PDE.IC.C = &c
-			cfg.Basis.N = *modes
+			cfg.Basis.Kind, cfg.Basis.Data, cfg.Basis.N = "pod", trainPath, *modes
 			cfg.Experts.Split = v.split
 			cfg.Experts.ICBC = v.icbc
 			cfg.Experts.Coupling = v.coupling
