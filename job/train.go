@@ -1,10 +1,12 @@
 package job
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -53,6 +55,35 @@ func newNetwork(cfg *config.Config, rng *rand.Rand) (model.Network, error) {
 	default:
 		return newFNO(cfg, in, out, rng)
 	}
+}
+
+// openLog opens train.jsonl for appending. A fresh run starts it empty; a
+// resumed one keeps the lines up to the checkpoint's step and drops those
+// of steps the checkpoint does not hold, which the resumed run logs again.
+func openLog(path string, resume bool, step int) (*os.File, error) {
+	if !resume {
+		return os.Create(path)
+	}
+	old, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	var kept []byte
+	for line := range bytes.Lines(old) {
+		var l StepLog
+		if json.Unmarshal(line, &l) == nil && l.Step <= step {
+			kept = append(kept, line...)
+		}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := f.Write(kept); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
 }
 
 // StepLog is one line of train.jsonl.
@@ -115,7 +146,7 @@ func Train(ctx context.Context, cfg *config.Config, env Env, resume bool) (err e
 	}
 	defer closeExperts()
 	tr.SkipUnconverged = tc.Unconverged == "skip"
-	logf, err := os.OpenFile(filepath.Join(env.Out, "train.jsonl"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	logf, err := openLog(filepath.Join(env.Out, "train.jsonl"), resume, start)
 	if err != nil {
 		return err
 	}

@@ -77,7 +77,22 @@ func TestTrainResumeEval(t *testing.T) {
 			if err := Train(ctx, &two, resumed, false); err != nil {
 				t.Fatal(err)
 			}
+			// A step logged after the last checkpoint is logged again on
+			// resume, not twice.
+			logPath := filepath.Join(resumed.Out, "train.jsonl")
+			f, err := os.OpenFile(logPath, os.O_WRONLY|os.O_APPEND, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.WriteString(`{"step":3,"loss":1}` + "\n"); err != nil {
+				t.Fatal(err)
+			}
+			f.Close()
 			if err := Train(ctx, cfg, resumed, true); err != nil {
+				t.Fatal(err)
+			}
+			// A fresh run in a used directory starts a new log.
+			if err := Train(ctx, cfg, straight, false); err != nil {
 				t.Fatal(err)
 			}
 			a := params(t, filepath.Join(straight.Out, "checkpoint.npz"))
@@ -89,9 +104,12 @@ func TestTrainResumeEval(t *testing.T) {
 					}
 				}
 			}
-			log, err := os.ReadFile(filepath.Join(resumed.Out, "train.jsonl"))
-			if err != nil || strings.Count(string(log), "\n") != 3 {
-				t.Fatalf("train.jsonl: %d lines, %v", strings.Count(string(log), "\n"), err)
+			for _, out := range []string{resumed.Out, straight.Out} {
+				log, err := os.ReadFile(filepath.Join(out, "train.jsonl"))
+				if err != nil || strings.Count(string(log), "\n") != 3 || !strings.Contains(string(log), `"step":3,"loss":`) ||
+					strings.Contains(string(log), `"step":3,"loss":1}`) {
+					t.Fatalf("%s/train.jsonl: %q, %v", out, log, err)
+				}
 			}
 			m, err := Eval(ctx, cfg, Env{Experts: -1, Out: filepath.Join(dir, "eval"), Log: zerolog.Nop()}, filepath.Join(straight.Out, "checkpoint.npz"))
 			if err != nil {
