@@ -65,13 +65,12 @@ func main() {
 		cs[i] = arr["params"].Float64[i*len(arr["param_names"].Strings)] // c is the first parameter
 	}
 
-	type variant struct {
+	variants := []struct {
 		name     string
 		split    []int
 		icbc     string
 		coupling string
-	}
-	variants := []variant{
+	}{
 		{"one expert", []int{1, 1}, "replicate", "none"},
 		{"[1,4] independent, replicated rows (paper)", []int{1, 4}, "replicate", "none"},
 		{"[1,4] independent, local rows", []int{1, 4}, "local", "none"},
