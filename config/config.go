@@ -141,10 +141,13 @@ type Transport struct {
 
 // Train configures `coordinator train` and `eval`.
 type Train struct {
-	Mode            string  `yaml:"mode"`      // hard (PI-HC, PI-HC-MoE) or soft (PI-SC)
-	Network         Network `yaml:"network"`   // the basis network
-	Data            string  `yaml:"data"`      // training set written by gen
-	Test            string  `yaml:"test"`      // test set for eval
+	Mode    string  `yaml:"mode"`    // hard (PI-HC, PI-HC-MoE) or soft (PI-SC)
+	Network Network `yaml:"network"` // the basis network
+	Data    string  `yaml:"data"`    // training set written by gen
+	Test    string  `yaml:"test"`    // test set for eval
+	// Init is a checkpoint whose parameters start the run (optimizer and
+	// step start afresh): PI-HC-MoE fine-tuned from a PI-HC run.
+	Init            string  `yaml:"init"`
 	Steps           int     `yaml:"steps"`     // optimizer steps
 	Batch           int     `yaml:"batch"`     // instances per step
 	Optimizer       string  `yaml:"optimizer"` // adam, adamw or lion
@@ -270,7 +273,7 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, f := range []*string{&c.Train.Data, &c.Train.Test} {
+	for _, f := range []*string{&c.Train.Data, &c.Train.Test, &c.Train.Init} {
 		if *f != "" && !filepath.IsAbs(*f) {
 			*f = filepath.Join(filepath.Dir(path), *f)
 		}

@@ -305,6 +305,7 @@ func (d *decoder) train(t *Train) decodeFunc {
 		})},
 		{key: "data", decode: d.str(&t.Data)},
 		{key: "test", decode: d.str(&t.Test)},
+		{key: "init", decode: d.str(&t.Init)},
 		{key: "steps", decode: d.int(&t.Steps)},
 		{key: "batch", decode: d.int(&t.Batch)},
 		{key: "optimizer", decode: d.str(&t.Optimizer)},

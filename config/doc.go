@@ -76,6 +76,7 @@
 //	train.network.projection 64               fno: hidden width of the projection
 //	train.network.out       16                basis functions N (hard mode)
 //	train.data, train.test  ""                gen datasets; relative paths are taken beside the config
+//	train.init              ""                checkpoint whose parameters start the run (not its optimizer or step); relative as above
 //	train.steps             100               optimizer steps, ≥ 1
 //	train.batch             1                 instances per step, ≥ 1
 //	train.optimizer         adam              adam, adamw or lion

@@ -127,6 +127,15 @@ func Train(ctx context.Context, cfg *config.Config, env Env, resume bool) (err e
 	}
 	ckpt := filepath.Join(env.Out, "checkpoint.npz")
 	start := 0
+	if tc.Init != "" && !resume {
+		c, err := model.Load(tc.Init)
+		if err != nil {
+			return fmt.Errorf("train.init: %w", err)
+		}
+		if err := c.Restore(net.Params()); err != nil {
+			return fmt.Errorf("train.init %s: %w", tc.Init, err)
+		}
+	}
 	if resume {
 		c, err := model.Load(ckpt)
 		if err != nil {

@@ -2,6 +2,7 @@ package job
 
 import (
 	"context"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -142,5 +143,49 @@ func TestTrainResumeEval(t *testing.T) {
 				t.Fatalf("solve -checkpoint: %+v", sm)
 			}
 		})
+	}
+}
+
+// train.init starts from a checkpoint's parameters with a fresh optimizer:
+// Adam's first step, m̂/√v̂ = g/|g|, then moves every parameter by the
+// learning rate (less only where |g| is near Adam's ε); a restored
+// optimizer would not. A checkpoint of another network is refused.
+func TestTrainInit(t *testing.T) {
+	cfg, dir := tinyConfig(t, "hard")
+	ctx := context.Background()
+	first := Env{Experts: -1, Out: filepath.Join(dir, "first"), Log: zerolog.Nop()}
+	if err := Train(ctx, cfg, first, false); err != nil {
+		t.Fatal(err)
+	}
+	init := filepath.Join(first.Out, "checkpoint.npz")
+	next := *cfg
+	next.Train.Init, next.Train.Steps = init, 1
+	out := Env{Experts: -1, Out: filepath.Join(dir, "next"), Log: zerolog.Nop()}
+	if err := Train(ctx, &next, out, false); err != nil {
+		t.Fatal(err)
+	}
+	a, b := params(t, init), params(t, filepath.Join(out.Out, "checkpoint.npz"))
+	lr := cfg.Train.LR
+	moved, total := 0, 0
+	for i := range a {
+		for j := range a[i] {
+			d := math.Abs(b[i][j] - a[i][j])
+			if d > lr*(1+1e-9) {
+				t.Fatalf("param %d[%d] moved %g, more than the learning rate %g", i, j, d, lr)
+			}
+			if d > 0.99*lr {
+				moved++
+			}
+			total++
+		}
+	}
+	if moved < total*9/10 {
+		t.Fatalf("%d of %d parameters moved by the learning rate", moved, total)
+	}
+	other := next
+	other.Train.Network.Hidden = []int{5}
+	err := Train(ctx, &other, Env{Experts: -1, Out: filepath.Join(dir, "other"), Log: zerolog.Nop()}, false)
+	if err == nil || !strings.Contains(err.Error(), "train.init") {
+		t.Fatalf("a checkpoint of another network: %v", err)
 	}
 }
