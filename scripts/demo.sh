@@ -43,22 +43,25 @@ print(f"coordinator wall {m['wall_seconds']:.2f} s")
 PY
 printf 'solve wall time (build excluded): %.2f s; outputs in %s\n' "$(awk -v a="$start" -v b="$end" 'BEGIN{print b-a}')" "$OUT"
 
-# Then train PI-HC-MoE on diffusion-sorption-small through the same expert
-# processes, and evaluate it on unseen instances.
-TRAIN=configs/diffusion-sorption-small.yaml
+# Then train on diffusion-sorption-small through the same expert processes:
+# PI-HC first, then PI-HC-MoE fine-tuned from it (train.init), and evaluate
+# the mixture on unseen instances.
 DATA=out/ds-small
 mkdir -p "$DATA"
-bin/coordinator gen -config "$TRAIN" -out "$DATA/train.npz" -n 32 -seed 1 >/dev/null
-bin/coordinator gen -config "$TRAIN" -out "$DATA/test.npz" -n 8 -seed 2 >/dev/null
+bin/coordinator gen -config configs/diffusion-sorption-small.yaml -out "$DATA/train.npz" -n 32 -seed 1 >/dev/null
+bin/coordinator gen -config configs/diffusion-sorption-small.yaml -out "$DATA/test.npz" -n 8 -seed 2 >/dev/null
+join=(-listen "$PORT" -experts 0 -min-experts "$K")
 start=$(date +%s.%N)
-bin/coordinator train -config "$TRAIN" -listen "$PORT" -experts 0 -min-experts "$K" -out "$DATA/demo-moe" >/dev/null
-bin/coordinator eval -config "$TRAIN" -checkpoint "$DATA/demo-moe/checkpoint.npz" -listen "$PORT" -experts 0 -min-experts "$K" -out "$DATA/demo-moe-eval" >/dev/null
+bin/coordinator train -config configs/diffusion-sorption-small-hc.yaml "${join[@]}" -out "$DATA/hc" >/dev/null
+bin/coordinator train -config configs/diffusion-sorption-small-ft.yaml "${join[@]}" -out "$DATA/ft" >/dev/null
+bin/coordinator eval -config configs/diffusion-sorption-small-ft.yaml -checkpoint "$DATA/ft/checkpoint.npz" "${join[@]}" -out "$DATA/ft-eval" >/dev/null
 end=$(date +%s.%N)
-python3 - "$DATA/demo-moe-eval/metrics.json" "$DATA/demo-moe/train.jsonl" <<'PY' 2>/dev/null || cat "$DATA/demo-moe-eval/metrics.json"
+python3 - "$DATA/ft-eval/metrics.json" "$DATA/hc/train.jsonl" "$DATA/ft/train.jsonl" <<'PY' 2>/dev/null || cat "$DATA/ft-eval/metrics.json"
 import json, sys
 m = json.load(open(sys.argv[1]))
-log = [json.loads(l) for l in open(sys.argv[2])]
-print(f"trained PI-HC-MoE {len(log)} steps: loss {log[0]['loss']:.3e} -> {log[-1]['loss']:.3e}")
-print(f"test rel L2 {100*m['rel_l2_mean']:.2f} ± {100*m['rel_l2_std']:.2f} % over {m['instances']} instances, residual_rms {m['residual_rms']:.2e}")
+for name, path in (("PI-HC", sys.argv[2]), ("PI-HC-MoE fine-tuning", sys.argv[3])):
+    log = [json.loads(l) for l in open(path)]
+    print(f"{name}: {len(log)} steps, loss {log[0]['loss']:.3e} -> {log[-1]['loss']:.3e}")
+print(f"PI-HC-MoE test rel L2 {100*m['rel_l2_mean']:.2f} ± {100*m['rel_l2_std']:.2f} % over {m['instances']} instances, residual_rms {m['residual_rms']:.2e}")
 PY
 printf 'train + eval wall time: %.2f s\n' "$(awk -v a="$start" -v b="$end" 'BEGIN{print b-a}')"
