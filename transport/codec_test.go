@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"testing"
 
@@ -352,7 +351,7 @@ func TestInvalidProblem(t *testing.T) {
 			var e encoder
 			e.string("key")
 			e.bool(true)
-			writeProblemUnchecked(&e, p)
+			e.problemBody(p)
 			var s constraint.Settings
 			e.settings(&s)
 			e.floats(nil)
@@ -378,44 +377,13 @@ func (r extraParam) Params() map[string]float64 {
 	return p
 }
 
-// writeProblemUnchecked writes p as encoder.problem does, without its
-// checks, to forge frames that a sender would refuse to write.
-func writeProblemUnchecked(e *encoder, p *constraint.Problem) {
-	e.uvarint(uint64(p.N))
-	e.float(p.Ridge)
-	e.count(len(p.Blocks), false)
-	for _, b := range p.Blocks {
-		e.string(b.Name)
-		e.string(b.Residual.Name())
-		params := b.Residual.Params()
-		keys := make([]string, 0, len(params))
-		for k := range params {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		e.uvarint(uint64(len(keys)))
-		for _, k := range keys {
-			e.string(k)
-			e.float(params[k])
-		}
-		e.floatMatrix(b.Terms)
-		e.floats(b.Aux)
-		e.floats(b.Weights)
-	}
-	e.bool(p.Start != nil)
-	if p.Start != nil {
-		e.floats(p.Start.Basis)
-		e.floats(p.Start.Target)
-	}
-}
-
 func TestParamsOrder(t *testing.T) {
 	p := smallProblem("burgers", 2, 1)
 	p.Blocks = p.Blocks[2:3] // the Robin block, two parameters
 	var e encoder
 	e.string("")
 	e.bool(true)
-	writeProblemUnchecked(&e, p)
+	e.problemBody(p)
 	var s constraint.Settings
 	e.settings(&s)
 	e.floats(nil)

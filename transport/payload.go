@@ -208,17 +208,26 @@ func (e *encoder) problem(p *constraint.Problem) error {
 	if err := p.Validate(); err != nil {
 		return fmt.Errorf("transport: marshal: %w", err)
 	}
+	for bi := range p.Blocks {
+		b := &p.Blocks[bi]
+		if _, err := pde.NewResidual(b.Residual.Name(), b.Residual.Params()); err != nil {
+			return fmt.Errorf("transport: marshal: block %d (%s): residual cannot be rebuilt by name: %w", bi, b.Name, err)
+		}
+	}
+	e.problemBody(p)
+	return nil
+}
+
+// problemBody writes p without checking it (tests forge bad frames with it).
+func (e *encoder) problemBody(p *constraint.Problem) {
 	e.uvarint(uint64(p.N))
 	e.float(p.Ridge)
 	e.count(len(p.Blocks), p.Blocks == nil)
 	for bi := range p.Blocks {
 		b := &p.Blocks[bi]
-		name, params := b.Residual.Name(), b.Residual.Params()
-		if _, err := pde.NewResidual(name, params); err != nil {
-			return fmt.Errorf("transport: marshal: block %d (%s): residual cannot be rebuilt by name: %w", bi, b.Name, err)
-		}
+		params := b.Residual.Params()
 		e.string(b.Name)
-		e.string(name)
+		e.string(b.Residual.Name())
 		keys := make([]string, 0, len(params))
 		for k := range params {
 			keys = append(keys, k)
@@ -238,7 +247,6 @@ func (e *encoder) problem(p *constraint.Problem) error {
 		e.floats(p.Start.Basis)
 		e.floats(p.Start.Target)
 	}
-	return nil
 }
 
 func (e *encoder) settings(s *constraint.Settings) {
