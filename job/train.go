@@ -113,7 +113,15 @@ func Train(ctx context.Context, cfg *config.Config, env Env, resume bool) (err e
 	if err != nil {
 		return err
 	}
-	net, err := newNetwork(cfg, rand.New(rand.NewPCG(cfg.Seed, 0x6e6574)))
+	var net model.Network
+	if tc.Init != "" && !resume {
+		net, err = loadNetwork(cfg, tc.Init)
+		if err != nil {
+			err = fmt.Errorf("train.init: %w", err)
+		}
+	} else {
+		net, err = newNetwork(cfg, rand.New(rand.NewPCG(cfg.Seed, 0x6e6574)))
+	}
 	if err != nil {
 		return err
 	}
@@ -127,15 +135,6 @@ func Train(ctx context.Context, cfg *config.Config, env Env, resume bool) (err e
 	}
 	ckpt := filepath.Join(env.Out, "checkpoint.npz")
 	start := 0
-	if tc.Init != "" && !resume {
-		c, err := model.Load(tc.Init)
-		if err != nil {
-			return fmt.Errorf("train.init: %w", err)
-		}
-		if err := c.Restore(net.Params()); err != nil {
-			return fmt.Errorf("train.init %s: %w", tc.Init, err)
-		}
-	}
 	if resume {
 		c, err := model.Load(ckpt)
 		if err != nil {
